@@ -1,0 +1,82 @@
+/**
+ * The whole Redis key layout, in one place.
+ *
+ * Every key of one customer carries the hash tag `{c:<customerId>}`, so a customer's keys live in one
+ * slot and every Lua script touches one slot only (Redis Cluster-safe). Global keys hold only what is
+ * not tied to one customer (the customer list, the domain index, agent roles).
+ *
+ *   <root>customers                      set    customer ids
+ *   <root>customer-names                 hash   customerId → name (for listing and lookup by name)
+ *   <root>domains                        hash   lower(domain) → customerId
+ *   <root>{c:<id>}:customer              hash   id, name, domains (comma-separated, default first)
+ *   <root>{c:<id>}:skus                  hash   skuId → display name
+ *   <root>{c:<id>}:seats                 hash   skuId → total seats
+ *   <root>{c:<id>}:counts                hash   active, unlicensed, deleted, role:<role>, lic:<skuId> (= seats used)
+ *   <root>{c:<id>}:upn                   hash   lower(UPN) → userId, active users only
+ *   <root>{c:<id>}:idx:active            zset   "<sortKey>\x01<userId>", score 0 (lexicographic = by display name)
+ *   <root>{c:<id>}:idx:unlicensed        zset   same members, active users without licenses
+ *   <root>{c:<id>}:idx:license           zset   "<skuId>\x01<sortKey>\x01<userId>" per held license
+ *   <root>{c:<id>}:idx:role              zset   "<role>\x01<sortKey>\x01<userId>"
+ *   <root>{c:<id>}:deleted               zset   userId scored by deletion time (ms)
+ *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
+ *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
+ *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h
+ *
+ * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
+ * text search matches names and UPNs without reading the user hashes.
+ */
+export const SEP = '\x01';
+
+/** Fixed per-customer keys, in the order every script receives them as KEYS[1..N]. */
+export const CUSTOMER_KEY_NAMES = [
+  'customer',
+  'skus',
+  'seats',
+  'counts',
+  'upn',
+  'idx:active',
+  'idx:unlicensed',
+  'idx:license',
+  'idx:role',
+  'deleted',
+  'audit',
+] as const;
+export type CustomerKeyName = (typeof CUSTOMER_KEY_NAMES)[number];
+
+export class KeyLayout {
+  constructor(readonly root = 'pab:') {}
+
+  customers(): string {
+    return `${this.root}customers`;
+  }
+  customerNames(): string {
+    return `${this.root}customer-names`;
+  }
+  domains(): string {
+    return `${this.root}domains`;
+  }
+  agentRoles(): string {
+    return `${this.root}agent-roles`;
+  }
+
+  private tag(customerId: string): string {
+    return `${this.root}{c:${customerId}}`;
+  }
+  customerKey(customerId: string, name: CustomerKeyName): string {
+    return `${this.tag(customerId)}:${name}`;
+  }
+  /** KEYS[1..11] of every customer script. */
+  customerKeys(customerId: string): string[] {
+    return CUSTOMER_KEY_NAMES.map((n) => this.customerKey(customerId, n));
+  }
+  user(customerId: string, userId: string): string {
+    return `${this.tag(customerId)}:user:${userId}`;
+  }
+  operation(customerId: string, operationId: string): string {
+    return `${this.tag(customerId)}:op:${operationId}`;
+  }
+  /** Every key of a customer matches this pattern (for SCAN in tests and checks). */
+  customerPattern(customerId: string): string {
+    return `${this.tag(customerId)}:*`;
+  }
+}

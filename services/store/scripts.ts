@@ -1,0 +1,478 @@
+/**
+ * Lua scripts: each state change of a customer is one script over that customer's keys (one hash tag),
+ * so it is atomic on the server and costs one round trip.
+ *
+ * The scripts also run in the embedded store (ioredis-mock, Lua via fengari), which lacks cjson,
+ * redis.error_reply, ZLEXCOUNT and XTRIM: failures are signalled through the return value
+ * ({'ERR', code, params...}), counts are kept in a hash, and the audit log is a capped list.
+ *
+ * Calling convention of the mutating scripts:
+ *   KEYS[1..11] the customer's fixed keys (CUSTOMER_KEY_NAMES order), KEYS[12] the operation key,
+ *   KEYS[13..]  user keys.
+ *   ARGV[1] now (ms), ARGV[2] operation TTL (ms; 0 = not idempotent), ARGV[3] actor id, ARGV[4] actor name,
+ *   ARGV[5] action, ARGV[6] audit target, ARGV[7..] script-specific.
+ * Result: {'OK', ...} or {'ERR', code, params...}; a replayed operation returns {'REPLAY', <stored result>}.
+ */
+
+const PRELUDE = `
+local K_CUSTOMER, K_SKUS, K_SEATS, K_COUNTS, K_UPN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_ACTIVE, K_UNLIC, K_LIC, K_ROLE, K_DELETED, K_AUDIT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_OP = KEYS[12]
+local FIRST_USER_KEY = 13
+local SEP = '\\001'
+-- Timestamps are written from ARGV as strings: the embedded Lua prints large numbers as floats.
+local NOW = tonumber(ARGV[1])
+local OP_TTL = tonumber(ARGV[2])
+local AUDIT_CAP = 1000
+local USER_FIELDS = {'id','upn','username','domain','displayName','firstName','lastName','usageLocation','role',
+  'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange','sortKey'}
+
+local function split(s)
+  local t = {}
+  if not s or s == '' then return t end
+  for item in string.gmatch(s, '([^,]+)') do t[#t + 1] = item end
+  return t
+end
+
+local function sortedKeys(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = k end
+  table.sort(t)
+  return t
+end
+
+local function inList(csv, value)
+  for _, v in ipairs(split(csv)) do if v == value then return true end end
+  return false
+end
+
+local function loadUser(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local u = {}
+  for i = 1, #flat, 2 do u[flat[i]] = flat[i + 1] end
+  return u
+end
+
+local function writeUser(key, u)
+  local args = {}
+  for _, f in ipairs(USER_FIELDS) do
+    args[#args + 1] = f
+    args[#args + 1] = tostring(u[f] or '')
+  end
+  redis.call('HSET', key, unpack(args))
+end
+
+local function userIdOf(key)
+  return string.match(key, ':user:(.+)$')
+end
+
+local function count(field, delta)
+  redis.call('HINCRBY', K_COUNTS, field, delta)
+end
+
+local function member(u)
+  return u.sortKey .. SEP .. u.id
+end
+
+-- Indexes and counters of an active user; always called in pairs around a change.
+local function indexAdd(u)
+  local m = member(u)
+  redis.call('ZADD', K_ACTIVE, 0, m)
+  redis.call('ZADD', K_ROLE, 0, u.role .. SEP .. m)
+  redis.call('HSET', K_UPN, string.lower(u.upn), u.id)
+  count('active', 1)
+  count('role:' .. u.role, 1)
+  local lic = split(u.licenses)
+  if #lic == 0 then
+    redis.call('ZADD', K_UNLIC, 0, m)
+    count('unlicensed', 1)
+  end
+  for _, s in ipairs(lic) do
+    redis.call('ZADD', K_LIC, 0, s .. SEP .. m)
+    count('lic:' .. s, 1)
+  end
+end
+
+local function indexRemove(u)
+  local m = member(u)
+  redis.call('ZREM', K_ACTIVE, m)
+  redis.call('ZREM', K_ROLE, u.role .. SEP .. m)
+  redis.call('HDEL', K_UPN, string.lower(u.upn))
+  count('active', -1)
+  count('role:' .. u.role, -1)
+  local lic = split(u.licenses)
+  if #lic == 0 then
+    redis.call('ZREM', K_UNLIC, m)
+    count('unlicensed', -1)
+  end
+  for _, s in ipairs(lic) do
+    redis.call('ZREM', K_LIC, s .. SEP .. m)
+    count('lic:' .. s, -1)
+  end
+end
+
+-- Seats left for a license, or nil when the customer has no such subscription.
+local function seatsLeft(sku)
+  local total = redis.call('HGET', K_SEATS, sku)
+  if not total then return nil end
+  local used = tonumber(redis.call('HGET', K_COUNTS, 'lic:' .. sku) or '0')
+  return tonumber(total) - used
+end
+
+local function audit(result, detail)
+  local entry = table.concat({ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], result, detail or ''}, '\\031')
+  redis.call('LPUSH', K_AUDIT, entry)
+  redis.call('LTRIM', K_AUDIT, 0, AUDIT_CAP - 1)
+end
+
+-- The embedded Lua bridge only recognises tables built by a constructor as arrays.
+local function reply(t)
+  return {unpack(t)}
+end
+
+-- Audits the outcome and remembers it under the operation id.
+local function finish(res, detail, quiet)
+  if res[1] == 'ERR' and res[2] == 'CUSTOMER_NOT_FOUND' then return res end
+  if not quiet then
+    if res[1] == 'OK' then audit('ok', detail) else
+      local params = {}
+      for i = 3, #res do params[#params + 1] = tostring(res[i]) end
+      audit(res[2], table.concat(params, ' '))
+    end
+  end
+  if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
+  return reply(res)
+end
+
+if OP_TTL > 0 then
+  local prev = redis.call('GET', K_OP)
+  if prev then return {'REPLAY', prev} end
+end
+if redis.call('EXISTS', K_CUSTOMER) == 0 then return {'ERR', 'CUSTOMER_NOT_FOUND'} end
+`;
+
+const CREATE_USER = `
+local function run()
+  local u = {id = ARGV[7], upn = ARGV[8], username = ARGV[9], domain = ARGV[10], displayName = ARGV[11],
+    firstName = ARGV[12], lastName = ARGV[13], usageLocation = ARGV[14], role = ARGV[15], licenses = ARGV[16],
+    pwHash = ARGV[17], mustChange = ARGV[18], sortKey = ARGV[19]}
+  local key = KEYS[FIRST_USER_KEY]
+  if not inList(redis.call('HGET', K_CUSTOMER, 'domains'), u.domain) then
+    return {'ERR', 'DOMAIN_NOT_IN_CUSTOMER', u.domain}
+  end
+  if redis.call('HEXISTS', K_UPN, string.lower(u.upn)) == 1 or redis.call('EXISTS', key) == 1 then
+    return {'ERR', 'UPN_TAKEN', u.upn}
+  end
+  for _, s in ipairs(split(u.licenses)) do
+    local left = seatsLeft(s)
+    if left == nil then return {'ERR', 'UNKNOWN_LICENSE', s} end
+    if left < 1 then return {'ERR', 'NO_SEATS', s, left, 1} end
+  end
+  u.state = 'active'
+  u.createdAt = ARGV[1]
+  u.deletedAt = ''
+  u.rememberedLicenses = ''
+  u.version = 1
+  writeUser(key, u)
+  indexAdd(u)
+  return {'OK', u.id, '1'}, u.upn .. ' ' .. u.licenses
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
+/** ARGV[7] licenses to add (csv), ARGV[8] licenses to remove (csv), ARGV[9..] expected version per user. */
+const CHANGE_LICENSES = `
+local function run()
+  local add, remove = split(ARGV[7]), split(ARGV[8])
+  for _, s in ipairs(add) do
+    if redis.call('HEXISTS', K_SEATS, s) == 0 then return {'ERR', 'UNKNOWN_LICENSE', s} end
+  end
+  local plans = {}
+  local need = {}
+  for i = FIRST_USER_KEY, #KEYS do
+    local u = loadUser(KEYS[i])
+    if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(KEYS[i])} end
+    if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
+    local expected = ARGV[9 + i - FIRST_USER_KEY]
+    if expected ~= '' and expected ~= u.version then return {'ERR', 'STALE', u.id} end
+    local held = {}
+    for _, s in ipairs(split(u.licenses)) do held[s] = true end
+    local added, removed = {}, {}
+    for _, s in ipairs(remove) do
+      if held[s] then held[s] = nil; removed[#removed + 1] = s; need[s] = (need[s] or 0) - 1 end
+    end
+    for _, s in ipairs(add) do
+      if not held[s] then held[s] = true; added[#added + 1] = s; need[s] = (need[s] or 0) + 1 end
+    end
+    plans[#plans + 1] = {u = u, key = KEYS[i], held = held, added = added, removed = removed}
+  end
+  for _, s in ipairs(add) do
+    local n = need[s] or 0
+    if n > 0 then
+      local left = seatsLeft(s)
+      if n > left then return {'ERR', 'NO_SEATS', s, left, n} end
+    end
+  end
+  local res = {'OK', #plans}
+  local changedCount = 0
+  for _, p in ipairs(plans) do
+    local u = p.u
+    local changed = (#p.added + #p.removed) > 0
+    if changed then
+      indexRemove(u)
+      u.licenses = table.concat(sortedKeys(p.held), ',')
+      u.version = tostring(tonumber(u.version) + 1)
+      redis.call('HSET', p.key, 'licenses', u.licenses, 'version', u.version)
+      indexAdd(u)
+      changedCount = changedCount + 1
+    end
+    res[#res + 1] = u.id
+    res[#res + 1] = changed and '1' or '0'
+    res[#res + 1] = table.concat(p.added, ',')
+    res[#res + 1] = table.concat(p.removed, ',')
+    res[#res + 1] = u.version
+  end
+  return res, '+' .. ARGV[7] .. ' -' .. ARGV[8] .. ' users=' .. #plans .. ' changed=' .. changedCount
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
+/** ARGV[7] expected version, ARGV[8] new password hash. */
+const RESET_PASSWORD = `
+local function run()
+  local key = KEYS[FIRST_USER_KEY]
+  local u = loadUser(key)
+  if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(key)} end
+  if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
+  if ARGV[7] ~= '' and ARGV[7] ~= u.version then return {'ERR', 'STALE', u.id} end
+  local version = tostring(tonumber(u.version) + 1)
+  redis.call('HSET', key, 'pwHash', ARGV[8], 'mustChange', '1', 'version', version)
+  return {'OK', u.id, version}, u.upn
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
+/** ARGV[7..] expected version per user. All or nothing. */
+const DELETE_USERS = `
+local function run()
+  local users = {}
+  for i = FIRST_USER_KEY, #KEYS do
+    local u = loadUser(KEYS[i])
+    if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(KEYS[i])} end
+    if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
+    local expected = ARGV[7 + i - FIRST_USER_KEY]
+    if expected ~= '' and expected ~= u.version then return {'ERR', 'STALE', u.id} end
+    users[#users + 1] = {u = u, key = KEYS[i]}
+  end
+  local res = {'OK', #users}
+  local upns = {}
+  for _, e in ipairs(users) do
+    local u = e.u
+    indexRemove(u)
+    local version = tostring(tonumber(u.version) + 1)
+    redis.call('HSET', e.key, 'state', 'deleted', 'deletedAt', ARGV[1], 'rememberedLicenses', u.licenses,
+      'licenses', '', 'version', version)
+    redis.call('ZADD', K_DELETED, ARGV[1], u.id)
+    count('deleted', 1)
+    res[#res + 1] = u.id
+    res[#res + 1] = version
+    res[#res + 1] = u.licenses
+    upns[#upns + 1] = u.upn
+  end
+  return res, table.concat(upns, ' ')
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
+/** ARGV[7] restore window (ms); then per user: new username ('' = keep), expected version. */
+const RESTORE_USERS = `
+local function run()
+  local window = tonumber(ARGV[7])
+  local res = {'OK', #KEYS - FIRST_USER_KEY + 1}
+  local summary = {}
+  for i = FIRST_USER_KEY, #KEYS do
+    local n = i - FIRST_USER_KEY
+    local newUsername, expected = ARGV[8 + 2 * n], ARGV[9 + 2 * n]
+    local u = loadUser(KEYS[i])
+    local status, upn, restored, notRestored = 'OK', '', {}, {}
+    if not u then
+      status = 'USER_NOT_FOUND'
+    else
+      upn = u.upn
+      if newUsername ~= '' then upn = newUsername .. '@' .. u.domain end
+      if u.state ~= 'deleted' then status = 'NOT_DELETED'
+      elseif expected ~= '' and expected ~= u.version then status = 'STALE'
+      elseif NOW - tonumber(u.deletedAt) > window then status = 'RESTORE_WINDOW_OVER'
+      elseif redis.call('HEXISTS', K_UPN, string.lower(upn)) == 1 then status = 'UPN_TAKEN'
+      end
+    end
+    if status == 'OK' then
+      for _, s in ipairs(split(u.rememberedLicenses)) do
+        local left = seatsLeft(s)
+        if left ~= nil and left > 0 then
+          restored[#restored + 1] = s
+        else
+          notRestored[#notRestored + 1] = s
+        end
+      end
+      u.upn = upn
+      if newUsername ~= '' then u.username = newUsername end
+      u.sortKey = string.match(u.sortKey, '^(.-)' .. SEP) .. SEP .. string.lower(upn)
+      table.sort(restored)
+      u.licenses = table.concat(restored, ',')
+      u.state = 'active'
+      u.deletedAt = ''
+      u.rememberedLicenses = ''
+      u.version = tostring(tonumber(u.version) + 1)
+      writeUser(KEYS[i], u)
+      indexAdd(u)
+      redis.call('ZREM', K_DELETED, u.id)
+      count('deleted', -1)
+    end
+    res[#res + 1] = u and u.id or userIdOf(KEYS[i])
+    res[#res + 1] = status
+    res[#res + 1] = upn
+    res[#res + 1] = table.concat(restored, ',')
+    res[#res + 1] = table.concat(notRestored, ',')
+    summary[#summary + 1] = upn .. '=' .. status .. (#notRestored > 0 and ('(not restored: ' .. table.concat(notRestored, ',') .. ')') or '')
+  end
+  return res, table.concat(summary, ' ')
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
+/** ARGV[7] cutoff (ms): users deleted at or before it are removed for good. Safe to run concurrently. */
+const PURGE_USERS = `
+local function run()
+  local cutoff = tonumber(ARGV[7])
+  local res = {'OK', 0}
+  local upns = {}
+  for i = FIRST_USER_KEY, #KEYS do
+    local id = userIdOf(KEYS[i])
+    local score = redis.call('ZSCORE', K_DELETED, id)
+    if score and tonumber(score) <= cutoff then
+      local upn = redis.call('HGET', KEYS[i], 'upn')
+      redis.call('DEL', KEYS[i])
+      redis.call('ZREM', K_DELETED, id)
+      count('deleted', -1)
+      res[2] = res[2] + 1
+      res[#res + 1] = id
+      upns[#upns + 1] = upn or id
+    end
+  end
+  return res, table.concat(upns, ' '), res[2] == 0
+end
+local res, detail, quiet = run()
+return finish(res, detail, quiet)
+`;
+
+/** ARGV[7] id, ARGV[8] name, ARGV[9] domains (csv), ARGV[10..] triples skuId, name, seats. */
+const UPSERT_CUSTOMER = `
+local function run()
+  local changed = {}
+  for i = 10, #ARGV, 3 do
+    local sku, name, seats = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+    local used = tonumber(redis.call('HGET', K_COUNTS, 'lic:' .. sku) or '0')
+    if seats < used then return {'ERR', 'SEATS_BELOW_ASSIGNED', sku, used, seats} end
+  end
+  local before = redis.call('HMGET', K_CUSTOMER, 'name', 'domains')
+  if before[1] ~= ARGV[8] or before[2] ~= ARGV[9] then changed[#changed + 1] = 'customer' end
+  redis.call('HSET', K_CUSTOMER, 'id', ARGV[7], 'name', ARGV[8], 'domains', ARGV[9])
+  for i = 10, #ARGV, 3 do
+    local sku = ARGV[i]
+    if redis.call('HGET', K_SKUS, sku) ~= ARGV[i + 1] or redis.call('HGET', K_SEATS, sku) ~= ARGV[i + 2] then
+      changed[#changed + 1] = sku .. '=' .. ARGV[i + 2]
+    end
+    redis.call('HSET', K_SKUS, sku, ARGV[i + 1])
+    redis.call('HSET', K_SEATS, sku, ARGV[i + 2])
+  end
+  return {'OK', #changed}, table.concat(changed, ' '), #changed == 0
+end
+local res, detail, quiet = run()
+return finish(res, detail, quiet)
+`;
+
+/**
+ * Read-only page of users, sorted by display name.
+ * KEYS: counts, idx:active, idx:unlicensed, idx:license, idx:role.
+ * ARGV: filter kind (all|licensed|unlicensed|license), sku, role, lower-case search text, offset, limit.
+ * Without extra conditions it reads only the page (counts come from the counters); with them it walks
+ * one index in chunks on the server and never ships non-matching users to the client.
+ * Returns {total, member...} where member = "<sortKey>\\001<userId>".
+ */
+const LIST_USERS = `
+local K_COUNTS, K_ACTIVE, K_UNLIC, K_LIC, K_ROLE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local kind, sku, role, search = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+local SEP = '\\001'
+local src, prefix, countField
+if kind == 'license' then src, prefix, countField = K_LIC, sku .. SEP, 'lic:' .. sku
+elseif role ~= '' then src, prefix, countField = K_ROLE, role .. SEP, 'role:' .. role
+elseif kind == 'unlicensed' then src, prefix, countField = K_UNLIC, '', 'unlicensed'
+else src, prefix, countField = K_ACTIVE, '', 'active' end
+local needRole = role ~= '' and src ~= K_ROLE
+local needLicensed = kind == 'licensed'
+local needUnlicensed = kind == 'unlicensed' and src ~= K_UNLIC
+local min, max = '-', '+'
+if prefix ~= '' then min, max = '[' .. prefix, '(' .. string.sub(prefix, 1, -2) .. '\\002' end
+local plen = #prefix
+local out = {0}
+if not needRole and not needLicensed and not needUnlicensed and search == '' then
+  out[1] = tonumber(redis.call('HGET', K_COUNTS, countField) or '0')
+  for _, m in ipairs(redis.call('ZRANGEBYLEX', src, min, max, 'LIMIT', offset, limit)) do
+    out[#out + 1] = string.sub(m, plen + 1)
+  end
+  return {unpack(out)}
+end
+local CHUNK = 500
+local total = 0
+while true do
+  local chunk = redis.call('ZRANGEBYLEX', src, min, max, 'LIMIT', 0, CHUNK)
+  for _, m in ipairs(chunk) do
+    local base = string.sub(m, plen + 1)
+    local ok = true
+    if search ~= '' then
+      local idStart = string.find(base, SEP .. '[^' .. SEP .. ']*$')
+      local at = string.find(base, search, 1, true)
+      ok = at ~= nil and at < idStart
+    end
+    if ok and needRole then ok = redis.call('ZSCORE', K_ROLE, role .. SEP .. base) ~= false end
+    if ok and needLicensed then ok = redis.call('ZSCORE', K_UNLIC, base) == false end
+    if ok and needUnlicensed then ok = redis.call('ZSCORE', K_UNLIC, base) ~= false end
+    if ok then
+      total = total + 1
+      if total > offset and #out <= limit then out[#out + 1] = base end
+    end
+  end
+  if #chunk < CHUNK then break end
+  min = '(' .. chunk[#chunk]
+end
+out[1] = total
+-- a constructor-built table: the embedded Lua bridge only recognises those as arrays
+return {unpack(out)}
+`;
+
+export const MUTATING_SCRIPTS = {
+  pabCreateUser: CREATE_USER,
+  pabChangeLicenses: CHANGE_LICENSES,
+  pabResetPassword: RESET_PASSWORD,
+  pabDeleteUsers: DELETE_USERS,
+  pabRestoreUsers: RESTORE_USERS,
+  pabPurgeUsers: PURGE_USERS,
+  pabUpsertCustomer: UPSERT_CUSTOMER,
+} as const;
+export type MutatingScript = keyof typeof MUTATING_SCRIPTS;
+
+export const scriptSources: Record<MutatingScript | 'pabListUsers', string> = {
+  ...(Object.fromEntries(Object.entries(MUTATING_SCRIPTS).map(([name, body]) => [name, PRELUDE + body])) as Record<
+    MutatingScript,
+    string
+  >),
+  pabListUsers: LIST_USERS,
+};
