@@ -261,7 +261,12 @@ export class DirectoryService {
 
   // ---------------------------------------------------------------- changes
 
-  async createUser(customerId: string, input: NewUserInput, options: OperationOptions): Promise<CreatedUser & { replayed: boolean }> {
+  /** `withoutPassword`: for users that already exist in the tenant (provisioning); the bot never learns theirs. */
+  async createUser(
+    customerId: string,
+    input: NewUserInput,
+    options: OperationOptions & { withoutPassword?: boolean },
+  ): Promise<CreatedUser & { replayed: boolean }> {
     const customer = await this.getCustomer(customerId);
     const username = validateUsername(input.username);
     const domain = validateDomain(input.domain ?? customer.domains[0], customer.domains);
@@ -277,11 +282,11 @@ export class DirectoryService {
       role = model.role;
       licenses = [...new Set([...licenses, ...model.licenses])];
     }
-    const password = this.generatePassword();
+    const password = options.withoutPassword ? '' : this.generatePassword();
     const id = randomUUID();
     const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
       id, upn, username, domain, displayName, firstName, lastName, usageLocation, role, licenses.sort().join(','),
-      await hashPassword(password), '1', sortKey(displayName, upn),
+      password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(displayName, upn),
     ], [this.keys.user(customerId, id)]);
     const replayed = reply.replayed;
     const user = await this.getUser(customerId, String(reply[1]));
