@@ -27,6 +27,7 @@ async function waitForPing(url: string, deadlineMs = 10_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined); // refused while the server starts: expected, we poll again
     try {
       await client.connect();
       await client.ping();

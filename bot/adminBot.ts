@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { Activity, CardFactory, CloudAdapter, InvokeResponse, TeamsActivityHandler, TurnContext } from 'botbuilder';
+import type { Logger } from 'pino';
+import { errorCard } from '../cards/common';
+import { ADAPTIVE_CARD_CONTENT_TYPE, AdaptiveCard } from '../cards/elements';
+import { translator } from '../cards/i18n';
+import type { DirectoryService } from '../services/directory';
+import { isDirectoryError } from '../services/errors';
+import { AgentRoles, mayRun } from './agents';
+import { actionToCommand } from './commands/actions';
+import { parseCommand, ParseProblem } from './commands/parse';
+import { accessOf } from './commands/table';
+import type { Command } from './commands/types';
+import { CardReply, ConversationKind, HandlerContext } from './handlers/context';
+import { describeError, isUnavailable } from './handlers/errors';
+import { handlerFor } from './handlers/handlers';
+import { PrivateChannel, ProactivePrivateChannel } from './privateChannel';
+
+export interface AdminBotDeps {
+  directory: DirectoryService;
+  agents: AgentRoles;
+  adapter: CloudAdapter;
+  appId: string;
+  partnerTenantId?: string;
+  logger: Logger;
+  /** Tests replace proactive delivery; production uses the adapter. */
+  privateChannelFor?: (context: TurnContext) => PrivateChannel;
+}
+
+type Translate = HandlerContext['t'];
+
+/**
+ * Routes only: typed text and card actions become a Command, the caller is checked, one handler
+ * answers with a card. Every failure ends in a card, never in a 500.
+ */
+export class AdminBot extends TeamsActivityHandler {
+  constructor(private readonly deps: AdminBotDeps) {
+    super();
+    this.onMessage(async (context, next) => {
+      const card = await this.answerMessage(context);
+      await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
+      await next();
+    });
+  }
+
+  /** Universal Actions: answered in the same HTTP response, always status 200 with a card. */
+  protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
+    if (context.activity.name !== 'adaptiveCard/action') return super.onInvokeActivity(context);
+    const value = (context.activity.value ?? {}) as { action?: { type?: string; verb?: unknown; data?: unknown } };
+    const t = translator(context.activity.locale).t;
+    let card: AdaptiveCard;
+    const action = value.action;
+    if (!action || action.type !== 'Action.Execute') {
+      card = errorCard(t, { message: t('error.badAction') });
+    } else {
+      const parsed = actionToCommand(action.verb, action.data);
+      if (!parsed.ok) {
+        this.deps.logger.warn({ verb: String(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field }, 'rejected card action');
+        card = errorCard(t, { message: t('error.badAction') });
+      } else if ('runText' in parsed) {
+        card = await this.answerText(context, parsed.runText);
+      } else {
+        card = await this.runCommand(context, parsed.command, '');
+      }
+    }
+    return { status: 200, body: { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: card } };
+  }
+
+  private async answerMessage(context: TurnContext): Promise<AdaptiveCard> {
+    const text = TurnContext.removeRecipientMention(context.activity as Activity) ?? context.activity.text ?? '';
+    return this.answerText(context, text.replace(/<[^>]+>/g, ' ').trim());
+  }
+
+  private async answerText(context: TurnContext, text: string): Promise<AdaptiveCard> {
+    const parsed = parseCommand(text);
+    if (!parsed.ok) {
+      const t = translator(context.activity.locale).t;
+      return errorCard(t, problemMessage(t, parsed.problem));
+    }
+    return this.runCommand(context, parsed.command, text);
+  }
+
+  /** Authorises and runs one command; maps every failure to a card. */
+  async runCommand(context: TurnContext, command: Command, text: string): Promise<AdaptiveCard> {
+    const started = Date.now();
+    const activity = context.activity;
+    const { t, locale } = translator(activity.locale);
+    const tenantId = String(activity.conversation?.tenantId ?? activity.channelData?.tenant?.id ?? '').toLowerCase();
+    const callerId = String(activity.from?.aadObjectId ?? activity.from?.id ?? '');
+    const customerId = 'customer' in command ? command.customer : undefined;
+    const log = (outcome: string, extra: Record<string, unknown> = {}) =>
+      this.deps.logger.info({ command: command.name, customer: customerId, caller: callerId, outcome, ms: Date.now() - started, ...extra }, 'turn');
+
+    if (this.deps.partnerTenantId && tenantId !== this.deps.partnerTenantId.toLowerCase()) {
+      log('refused', { reason: 'otherTenant', tenant: tenantId });
+      return errorCard(t, { message: t('error.otherTenant') });
+    }
+    try {
+      const role = await this.deps.agents.roleOf(callerId);
+      const caller = { id: callerId, name: String(activity.from?.name ?? callerId), tenantId, role };
+      if (!mayRun(role, accessOf(command.name))) {
+        if (customerId) await this.auditRefusal(customerId, caller, command.name);
+        log('refused', { reason: 'role', role });
+        return errorCard(t, { message: t('error.notAllowed', { role: t(`agentRole.${role}`) }), hint: t('error.tryHelp') });
+      }
+      const handler = handlerFor(command.name);
+      if (!handler) return errorCard(t, { message: t('error.unknownCommand', { word: command.name }), hint: t('error.tryHelp') });
+      const ctx: HandlerContext = {
+        directory: this.deps.directory,
+        agents: this.deps.agents,
+        privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, context),
+        t,
+        locale,
+        caller,
+        conversation: conversationKind(activity),
+        text,
+        activityId: String(activity.id ?? randomUUID()),
+        newOperationId: () => randomUUID(),
+      };
+      const card = await handler(command as never, ctx);
+      log('ok');
+      return card;
+    } catch (err) {
+      if (err instanceof CardReply) {
+        log('answered');
+        return err.card;
+      }
+      if (isDirectoryError(err)) {
+        log('userError', { code: err.code });
+        return errorCard(t, { message: describeError(t, err) });
+      }
+      if (isUnavailable(err)) {
+        log('unavailable', { err: (err as Error).message });
+        return errorCard(t, { message: t('error.tryAgain') });
+      }
+      this.deps.logger.error({ err, command: command.name }, 'turn failed');
+      log('error');
+      return errorCard(t, { message: t('error.internal') });
+    }
+  }
+
+  private async auditRefusal(customerRef: string, caller: { id: string; name: string }, command: string): Promise<void> {
+    const [customer] = await this.deps.directory.findCustomers(customerRef).catch(() => []);
+    if (customer) await this.deps.directory.auditRefusal(customer.id, caller, command, customer.id, 'refused: role');
+  }
+}
+
+function conversationKind(activity: Activity): ConversationKind {
+  const type = activity.conversation?.conversationType;
+  return type === 'channel' ? 'channel' : type === 'groupChat' ? 'groupChat' : 'personal';
+}
+
+function problemMessage(t: Translate, problem: ParseProblem): { message: string; usage?: string; hint?: string } {
+  switch (problem.kind) {
+    case 'empty':
+      return { message: t('error.tryHelp') };
+    case 'unknownCommand':
+      return { message: t('error.unknownCommand', { word: problem.word.slice(0, 40) }), usage: problem.suggestion?.usage, hint: t('error.tryHelp') };
+    case 'badFlag':
+      return { message: t('error.badFlag', { flag: problem.flag.slice(0, 40) }), usage: problem.spec.usage };
+    case 'badArguments':
+      return { message: t('error.badCommand'), usage: problem.spec.usage };
+  }
+}

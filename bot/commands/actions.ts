@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { USER_ROLES, UserFilter } from '../../services/types';
+import { VERBS } from '../../cards/verbs';
+import type { Command } from './types';
+
+/**
+ * Card button (Action.Execute verb + data, with the card's inputs merged in) → Command.
+ * Everything is validated with zod: an unknown verb or a malformed payload is refused, never guessed.
+ */
+const id = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.:@-]+$/);
+const customerId = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/);
+const operationId = z.string().trim().min(8).max(100).regex(/^[A-Za-z0-9_.:-]+$/);
+const versions = z.record(id, z.number().int().min(0)).refine((v) => Object.keys(v).length <= 500);
+const shortText = (max: number) => z.string().max(max).optional();
+/** Multi-select inputs arrive as one comma-separated string (or an array from some clients). */
+const idList = z
+  .union([z.string().max(40_000), z.array(z.string().max(64)).max(500)])
+  .optional()
+  .transform((v) => (Array.isArray(v) ? v : (v ?? '').split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(id).max(500));
+const pageNumber = z.coerce.number().int().min(1).max(100_000).optional();
+const licenseState = z.enum(['all', 'some', 'none']);
+
+const schemas = {
+  [VERBS.runCommand]: z.object({ text: z.string().min(1).max(1000) }),
+  [VERBS.users]: z.object({
+    customerId,
+    filter: shortText(80),
+    role: z.union([z.enum(USER_ROLES), z.literal('')]).optional(),
+    search: shortText(100),
+    page: pageNumber,
+  }),
+  [VERBS.licenses]: z.object({ customerId }),
+  [VERBS.addUser]: z.object({ customerId }),
+  [VERBS.createUser]: z.object({
+    customerId,
+    operationId,
+    addAnother: z.boolean(),
+    batchId: z.string().max(100).regex(/^[A-Za-z0-9_.:-]*$/).optional(),
+    addedSoFar: z.coerce.number().int().min(0).max(10_000).optional(),
+    firstName: shortText(200),
+    lastName: shortText(200),
+    displayName: shortText(1000),
+    username: shortText(200),
+    domain: shortText(200),
+    usageLocation: shortText(20),
+    role: shortText(40),
+    licenses: idList,
+  }),
+  [VERBS.manageLicenses]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
+  [VERBS.saveLicenses]: z.object({
+    customerId,
+    operationId,
+    userIds: z.array(id).min(1).max(500),
+    versions,
+    initial: z.record(id, licenseState),
+  }),
+  [VERBS.resetPassword]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
+  [VERBS.confirmResetPassword]: z.object({ customerId, userId: id, version: z.number().int().min(0), operationId }),
+  [VERBS.deleteUsers]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
+  [VERBS.confirmDeleteUsers]: z.object({ customerId, userIds: z.array(id).min(1).max(500), versions, operationId }),
+  [VERBS.deletedUsers]: z.object({ customerId }),
+  [VERBS.restoreUsers]: z.object({ customerId, operationId, userIds: idList, versions: versions.optional(), newUsername: shortText(200) }),
+  [VERBS.audit]: z.object({ customerId, page: pageNumber }),
+} as const;
+
+export type ActionResult = { ok: true; command: Command } | { ok: false; reason: 'unknownVerb' | 'invalidData'; field?: string } | { ok: true; runText: string };
+
+function parseFilter(value: string | undefined): UserFilter {
+  if (!value || value === 'all') return { kind: 'all' };
+  if (value === 'licensed' || value === 'unlicensed') return { kind: value };
+  if (value.startsWith('license:')) return { kind: 'license', skuId: value.slice('license:'.length) };
+  return { kind: 'all' };
+}
+
+export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
+  if (typeof verb !== 'string' || !(verb in schemas)) return { ok: false, reason: 'unknownVerb' };
+  const parsed = schemas[verb as keyof typeof schemas].safeParse(rawData ?? {});
+  if (!parsed.success) return { ok: false, reason: 'invalidData', field: parsed.error.issues[0]?.path.join('.') };
+  const d = parsed.data as Record<string, unknown> & { customerId: string };
+  switch (verb) {
+    case VERBS.runCommand:
+      return { ok: true, runText: (parsed.data as { text: string }).text };
+    case VERBS.users: {
+      const v = parsed.data as z.infer<(typeof schemas)['users']>;
+      return {
+        ok: true,
+        command: { name: 'users', customer: v.customerId, filter: parseFilter(v.filter), role: v.role || undefined, search: v.search?.trim() || undefined, page: v.page ?? 1 },
+      };
+    }
+    case VERBS.licenses:
+      return { ok: true, command: { name: 'licenses', customer: d.customerId } };
+    case VERBS.addUser:
+      return { ok: true, command: { name: 'addUser', customer: d.customerId } };
+    case VERBS.createUser: {
+      const v = parsed.data as z.infer<(typeof schemas)['createUser']>;
+      return {
+        ok: true,
+        command: {
+          name: 'createUser',
+          customer: v.customerId,
+          operationId: v.operationId,
+          addAnother: v.addAnother,
+          batchId: v.batchId || undefined,
+          addedSoFar: v.addedSoFar ?? 0,
+          fields: {
+            firstName: v.firstName,
+            lastName: v.lastName,
+            displayName: v.displayName ?? '',
+            username: v.username ?? '',
+            domain: v.domain,
+            usageLocation: v.usageLocation ?? '',
+            role: v.role,
+            licenses: v.licenses,
+          },
+        },
+      };
+    }
+    case VERBS.manageLicenses: {
+      const v = parsed.data as z.infer<(typeof schemas)['manageLicenses']>;
+      return { ok: true, command: { name: 'manageLicenses', customer: v.customerId, userIds: v.userIds, versions: v.versions ?? {} } };
+    }
+    case VERBS.saveLicenses: {
+      const v = parsed.data as z.infer<(typeof schemas)['saveLicenses']>;
+      const desired: Record<string, 'all' | 'some' | 'none'> = {};
+      for (const sku of Object.keys(v.initial)) {
+        const value = (rawData as Record<string, unknown>)[`lic_${sku}`];
+        const state = licenseState.safeParse(value ?? v.initial[sku]);
+        if (!state.success) return { ok: false, reason: 'invalidData', field: `lic_${sku}` };
+        desired[sku] = state.data;
+      }
+      return { ok: true, command: { name: 'saveLicenses', customer: v.customerId, operationId: v.operationId, userIds: v.userIds, versions: v.versions, initial: v.initial, desired } };
+    }
+    case VERBS.resetPassword: {
+      const v = parsed.data as z.infer<(typeof schemas)['resetPassword']>;
+      if (v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      return { ok: true, command: { name: 'resetPassword', customer: v.customerId, user: v.userIds[0], version: v.versions?.[v.userIds[0]] } };
+    }
+    case VERBS.confirmResetPassword: {
+      const v = parsed.data as z.infer<(typeof schemas)['confirmResetPassword']>;
+      return { ok: true, command: { name: 'confirmResetPassword', customer: v.customerId, userId: v.userId, version: v.version, operationId: v.operationId } };
+    }
+    case VERBS.deleteUsers: {
+      const v = parsed.data as z.infer<(typeof schemas)['deleteUsers']>;
+      return { ok: true, command: { name: 'deleteUsers', customer: v.customerId, users: v.userIds, versions: v.versions } };
+    }
+    case VERBS.confirmDeleteUsers: {
+      const v = parsed.data as z.infer<(typeof schemas)['confirmDeleteUsers']>;
+      return { ok: true, command: { name: 'confirmDeleteUsers', customer: v.customerId, userIds: v.userIds, versions: v.versions, operationId: v.operationId } };
+    }
+    case VERBS.deletedUsers:
+      return { ok: true, command: { name: 'deletedUsers', customer: d.customerId } };
+    case VERBS.restoreUsers: {
+      const v = parsed.data as z.infer<(typeof schemas)['restoreUsers']>;
+      return {
+        ok: true,
+        command: { name: 'restore', customer: v.customerId, users: v.userIds, versions: v.versions, operationId: v.operationId, newUsername: v.newUsername?.trim() || undefined },
+      };
+    }
+    case VERBS.audit: {
+      const v = parsed.data as z.infer<(typeof schemas)['audit']>;
+      return { ok: true, command: { name: 'audit', customer: v.customerId, page: v.page ?? 1 } };
+    }
+    default:
+      return { ok: false, reason: 'unknownVerb' };
+  }
+}

@@ -1,0 +1,56 @@
+import type { MessageKey } from '../../cards/i18n';
+import type { Access } from '../agents';
+import type { CommandName } from './types';
+
+/**
+ * The one command table: the parser, the help card, the role checks and the manifest's command list
+ * are all derived from it. `words` are the English keywords typed in Teams.
+ */
+export interface CommandSpec {
+  name: CommandName;
+  words: string[];
+  usage: string;
+  descriptionKey: MessageKey;
+  access: Access;
+}
+
+export const COMMANDS: CommandSpec[] = [
+  { name: 'help', words: ['help'], usage: 'help', descriptionKey: 'help.cmd.help', access: 'everyone' },
+  { name: 'whoami', words: ['whoami'], usage: 'whoami', descriptionKey: 'help.cmd.whoami', access: 'everyone' },
+  { name: 'customers', words: ['customers'], usage: 'customers [text]', descriptionKey: 'help.cmd.customers', access: 'helpdesk' },
+  {
+    name: 'users',
+    words: ['users'],
+    usage: 'users <customer> [--unlicensed|--licensed|--license <sku>] [--role <role>] [--search <text>] [--page <n>]',
+    descriptionKey: 'help.cmd.users',
+    access: 'helpdesk',
+  },
+  { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk' },
+  { name: 'addUser', words: ['add', 'user'], usage: 'add user <customer>', descriptionKey: 'help.cmd.addUser', access: 'admin' },
+  { name: 'assign', words: ['assign'], usage: 'assign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.assign', access: 'admin' },
+  { name: 'unassign', words: ['unassign'], usage: 'unassign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.unassign', access: 'admin' },
+  { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk' },
+  { name: 'deleteUsers', words: ['delete', 'user'], usage: 'delete user <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.deleteUser', access: 'admin' },
+  { name: 'deletedUsers', words: ['deleted', 'users'], usage: 'deleted users <customer>', descriptionKey: 'help.cmd.deletedUsers', access: 'helpdesk' },
+  { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk' },
+  { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk' },
+  { name: 'grant', words: ['grant'], usage: 'grant <admin|helpdesk> <agent id>', descriptionKey: 'help.cmd.grant', access: 'admin' },
+  { name: 'revoke', words: ['revoke'], usage: 'revoke <agent id>', descriptionKey: 'help.cmd.revoke', access: 'admin' },
+];
+
+/** Commands that only card buttons produce, with the access of the command they belong to. */
+const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
+  createUser: 'admin',
+  manageLicenses: 'admin',
+  saveLicenses: 'admin',
+  confirmResetPassword: 'helpdesk',
+  confirmDeleteUsers: 'admin',
+};
+
+export function accessOf(name: CommandName): Access {
+  return COMMANDS.find((c) => c.name === name)?.access ?? CARD_ONLY_ACCESS[name] ?? 'admin';
+}
+
+export function specOf(name: CommandName): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

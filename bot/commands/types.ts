@@ -1,0 +1,42 @@
+import type { UserFilter, UserRole } from '../../services/types';
+import type { LicenseState } from '../../cards/verbs';
+import type { AgentRole } from '../agents';
+
+/**
+ * What the agent asked for. Typed text and card buttons both become one of these, so a button and
+ * its typed command share one handler.
+ */
+export type Command =
+  | { name: 'help' }
+  | { name: 'whoami' }
+  | { name: 'customers'; text?: string }
+  | { name: 'users'; customer: string; filter: UserFilter; role?: UserRole; search?: string; page: number }
+  | { name: 'licenses'; customer: string }
+  | { name: 'addUser'; customer: string }
+  | { name: 'createUser'; customer: string; operationId: string; addAnother: boolean; batchId?: string; addedSoFar: number; fields: CreateUserFields }
+  | { name: 'importUsers'; customer: string }
+  | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
+  | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }
+  | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; initial: Record<string, LicenseState>; desired: Record<string, LicenseState> }
+  | { name: 'resetPassword'; customer: string; user: string; version?: number }
+  | { name: 'confirmResetPassword'; customer: string; userId: string; version: number; operationId: string }
+  | { name: 'deleteUsers'; customer: string; users: string[]; versions?: Record<string, number> }
+  | { name: 'confirmDeleteUsers'; customer: string; userIds: string[]; versions: Record<string, number>; operationId: string }
+  | { name: 'deletedUsers'; customer: string }
+  | { name: 'restore'; customer: string; users: string[]; newUsername?: string; versions?: Record<string, number>; operationId?: string }
+  | { name: 'audit'; customer: string; page: number }
+  | { name: 'grant'; role: AgentRole; agent: string }
+  | { name: 'revoke'; agent: string };
+
+export type CommandName = Command['name'];
+
+export interface CreateUserFields {
+  firstName?: string;
+  lastName?: string;
+  displayName: string;
+  username: string;
+  domain?: string;
+  usageLocation: string;
+  role?: string;
+  licenses: string[];
+}

@@ -1,0 +1,36 @@
+import type { AdaptiveCard } from '../../cards/elements';
+import type { Translator } from '../../cards/i18n';
+import type { Permissions } from '../../cards/verbs';
+import type { DirectoryService } from '../../services/directory';
+import type { Actor } from '../../services/types';
+import type { AgentRoles, CallerRole } from '../agents';
+import type { PrivateChannel } from '../privateChannel';
+
+export type ConversationKind = 'personal' | 'groupChat' | 'channel';
+
+/** Everything a handler may use for one turn. Handlers authorise, call the service, build a card. */
+export interface HandlerContext {
+  directory: DirectoryService;
+  agents: AgentRoles;
+  privateChannel: PrivateChannel;
+  t: Translator['t'];
+  locale: string;
+  caller: Actor & { tenantId: string; role: CallerRole };
+  conversation: ConversationKind;
+  /** The typed text (for re-running a command with a chosen customer); empty for card actions. */
+  text: string;
+  /** Stable per delivery: Teams retries carry the same activity id, so it doubles as an operation id. */
+  activityId: string;
+  newOperationId(): string;
+}
+
+/** Thrown by a resolver to answer with this card instead (not found, ambiguous, stale). */
+export class CardReply extends Error {
+  constructor(readonly card: AdaptiveCard) {
+    super('card reply');
+  }
+}
+
+export function permissionsOf(role: CallerRole): Permissions {
+  return { manageUsers: role === 'admin', resetPassword: role !== 'none', restore: role !== 'none' };
+}

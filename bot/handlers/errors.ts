@@ -1,0 +1,54 @@
+import type { Translator } from '../../cards/i18n';
+import { DirectoryError, isDirectoryError } from '../../services/errors';
+
+type T = Translator['t'];
+
+const FIELD_KEYS = ['firstName', 'lastName', 'displayName', 'username', 'domain', 'usageLocation', 'role', 'licenses', 'userIds', 'newUsername'] as const;
+const REASON_KEYS = ['required', 'tooLong', 'characters', 'dotAtEdge', 'upnTooLong', 'format', 'country', 'unknownRole', 'sku', 'addAndRemove'] as const;
+
+/** A user mistake in the caller's language. */
+export function describeError(t: T, err: DirectoryError): string {
+  const p = err.params;
+  switch (err.code) {
+    case 'CUSTOMER_NOT_FOUND':
+      return t('error.customerNotFound', { customer: String(p.customer ?? '') });
+    case 'USER_NOT_FOUND':
+      return t('error.userNotFound', { user: String(p.user ?? '') });
+    case 'INVALID_FIELD': {
+      const field = (FIELD_KEYS as readonly string[]).includes(String(p.field)) ? t(`field.${p.field as (typeof FIELD_KEYS)[number]}`) : String(p.field);
+      const reason = (REASON_KEYS as readonly string[]).includes(String(p.reason)) ? t(`error.reason.${p.reason as (typeof REASON_KEYS)[number]}`) : String(p.reason);
+      return t('error.invalidField', { field, reason });
+    }
+    case 'UPN_TAKEN':
+      return t('error.upnTaken', { upn: String(p.upn) });
+    case 'NO_SEATS':
+      return t('error.noSeats', { license: String(p.license), seatsLeft: Number(p.seatsLeft), count: Number(p.seatsNeeded) });
+    case 'UNKNOWN_LICENSE':
+      return t('error.unknownLicense', { license: String(p.license) });
+    case 'RESTORE_WINDOW_OVER':
+      return t('error.restoreWindowOver');
+    case 'STALE':
+      return t('error.stale');
+    case 'NOT_ACTIVE':
+      return t('error.notActive');
+    case 'NOT_DELETED':
+      return t('error.notDeleted');
+    case 'SEATS_BELOW_ASSIGNED':
+      return t('error.seatsBelowAssigned', { license: String(p.license), seats: Number(p.seats), assigned: Number(p.assigned) });
+    case 'DOMAIN_NOT_IN_CUSTOMER':
+      return t('error.domainNotInCustomer', { domain: String(p.domain) });
+    case 'TOO_MANY_USERS':
+      return t('error.tooManyUsers', { max: Number(p.max) });
+  }
+}
+
+/** Redis unreachable or a command timed out: the caller should try again; nothing was changed. */
+export function isUnavailable(err: unknown): boolean {
+  if (isDirectoryError(err)) return false;
+  const e = err as { name?: string; code?: string; message?: string };
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NR_CLOSED'].includes(String(e?.code)) ||
+    /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN/.test(String(e?.message))
+  );
+}

@@ -1,0 +1,304 @@
+import { errorCard, messageCard, whoAmICard } from '../../cards/common';
+import {
+  addUserCard,
+  auditCard,
+  confirmDeleteCard,
+  confirmResetCard,
+  credentialsCard,
+  CredentialsModel,
+  customersCard,
+  deletedUsersCard,
+  licenseResultsCard,
+  licensesCard,
+  manageLicensesCard,
+  usersCard,
+} from '../../cards/directoryCards';
+import type { AdaptiveCard } from '../../cards/elements';
+import { helpCard } from '../../cards/help';
+import { DirectoryError, isDirectoryError } from '../../services/errors';
+import type { Customer, CustomerUser, RestoreOutcome } from '../../services/types';
+import { mayRun } from '../agents';
+import { COMMANDS } from '../commands/table';
+import type { Command, CommandName } from '../commands/types';
+import { CardReply, HandlerContext, permissionsOf } from './context';
+import { describeError } from './errors';
+import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
+
+type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
+type Handler<N extends CommandName> = (cmd: CommandOf<N>, ctx: HandlerContext) => Promise<AdaptiveCard>;
+
+const roleLabel = (ctx: HandlerContext): string => ctx.t(`agentRole.${ctx.caller.role}`);
+
+async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string): Promise<AdaptiveCard> {
+  const filter = cmd.filter ?? { kind: 'all' };
+  const [page, subscriptions, counts] = await Promise.all([
+    ctx.directory.listUsers(customer.id, { filter, role: cmd.role, search: cmd.search, page: cmd.page ?? 1 }),
+    ctx.directory.getSubscriptions(customer.id),
+    ctx.directory.getCounts(customer.id),
+  ]);
+  return usersCard(ctx.t, {
+    customer,
+    subscriptions,
+    page,
+    filter,
+    role: cmd.role,
+    search: cmd.search,
+    deletedCount: counts.deleted,
+    permissions: permissionsOf(ctx.caller.role),
+    notice,
+  });
+}
+
+async function deletedView(ctx: HandlerContext, customer: Customer, restored?: RestoreOutcome[]): Promise<AdaptiveCard> {
+  const [users, subscriptions] = await Promise.all([ctx.directory.listDeletedUsers(customer.id), ctx.directory.getSubscriptions(customer.id)]);
+  return deletedUsersCard(ctx.t, {
+    customer,
+    users,
+    canRestore: permissionsOf(ctx.caller.role).restore,
+    operationId: ctx.newOperationId(),
+    restored: restored ? { outcomes: restored, subscriptions } : undefined,
+  });
+}
+
+/** A card built from a stale selection is refused with the current view and a note saying why. */
+async function refusedAsStale(ctx: HandlerContext, customer: Customer, err: unknown, view: 'users' | 'deleted' = 'users'): Promise<AdaptiveCard> {
+  if (isDirectoryError(err) && (err.code === 'STALE' || err.code === 'NOT_ACTIVE' || err.code === 'USER_NOT_FOUND')) {
+    const notice = `${describeError(ctx.t, err)} ${err.code === 'STALE' ? '' : ctx.t('error.stale')}`.trim();
+    return view === 'users' ? usersView(ctx, customer, {}, notice) : deletedView(ctx, customer);
+  }
+  throw err;
+}
+
+/** Users named by a selection on a card must still be as they were drawn. */
+async function selectedUsers(ctx: HandlerContext, customer: Customer, ids: string[], versions: Record<string, number> = {}): Promise<CustomerUser[]> {
+  if (!ids.length) throw new CardReply(errorCard(ctx.t, { message: ctx.t('users.selectRequired') }));
+  const users = await ctx.directory.readUsers(customer.id, ids);
+  const stale = users.some((u, i) => !u || u.state !== 'active' || (versions[ids[i]] !== undefined && versions[ids[i]] !== u.version));
+  if (stale) throw new CardReply(await usersView(ctx, customer, {}, ctx.t('error.stale')));
+  return users as CustomerUser[];
+}
+
+/**
+ * Temporary passwords: in the 1:1 chat the reply card shows them; elsewhere they go to the agent's
+ * 1:1 chat and the public reply only says so (or why it could not).
+ */
+async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string): Promise<AdaptiveCard> {
+  if (ctx.conversation === 'personal') return credentialsCard(ctx.t, model, title);
+  const publicModel: CredentialsModel = { ...model, users: model.users.map(({ password: _omit, ...u }) => u) };
+  const delivery = await ctx.privateChannel.send(credentialsCard(ctx.t, model, title));
+  if (delivery.ok) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
+  const notice = delivery.reason === 'notInstalled' ? ctx.t('private.failed.notInstalled') : ctx.t('private.failed.other');
+  return credentialsCard(ctx.t, { ...publicModel, notice }, title);
+}
+
+const handlers: { [N in CommandName]?: Handler<N> } = {
+  async help(_cmd, ctx) {
+    const commands = COMMANDS.filter((c) => mayRun(ctx.caller.role, c.access)).map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey }));
+    return helpCard(ctx.t, { roleLabel: roleLabel(ctx), commands });
+  },
+
+  async whoami(_cmd, ctx) {
+    return whoAmICard(ctx.t, { name: ctx.caller.name, id: ctx.caller.id, tenantId: ctx.caller.tenantId, roleLabel: roleLabel(ctx) });
+  },
+
+  async customers(cmd, ctx) {
+    return customersCard(ctx.t, { customers: await ctx.directory.listCustomers(cmd.text), text: cmd.text });
+  },
+
+  async users(cmd, ctx) {
+    return usersView(ctx, await resolveCustomer(ctx, cmd.customer), cmd);
+  },
+
+  async licenses(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    return licensesCard(ctx.t, { customer, subscriptions: await ctx.directory.getSubscriptions(customer.id) });
+  },
+
+  async addUser(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    return addUserCard(ctx.t, { customer, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+  },
+
+  async createUser(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const f = cmd.fields;
+    try {
+      const created = await ctx.directory.createUser(
+        customer.id,
+        { ...f, role: (f.role || 'user') as never },
+        { actor: ctx.caller, operationId: cmd.operationId },
+      );
+      const subscriptions = await ctx.directory.getSubscriptions(customer.id);
+      const user = created.user;
+      const credentials: CredentialsModel = {
+        customer,
+        subscriptions,
+        users: [{ displayName: user.displayName, userPrincipalName: user.userPrincipalName, licenses: user.licenses, password: created.temporaryPassword || undefined }],
+      };
+      if (!cmd.addAnother) return withCredentials(ctx, credentials, ctx.t('created.title'));
+      // Save and add another: the password still goes privately now; the form comes back empty.
+      if (created.temporaryPassword && ctx.conversation !== 'personal') await withCredentials(ctx, credentials, ctx.t('created.title'));
+      const form = addUserCard(ctx.t, {
+        customer,
+        subscriptions,
+        operationId: ctx.newOperationId(),
+        batchId: cmd.batchId,
+        addedSoFar: cmd.addedSoFar + (created.replayed ? 0 : 1),
+        lastAdded: { displayName: user.displayName, userPrincipalName: user.userPrincipalName },
+      });
+      if (ctx.conversation === 'personal' && created.temporaryPassword) {
+        form.body.splice(1, 0, ...credentialsCard(ctx.t, credentials, ctx.t('created.title')).body.slice(1, -1));
+      }
+      return form;
+    } catch (err) {
+      if (!isDirectoryError(err) || err.code === 'CUSTOMER_NOT_FOUND') throw err;
+      // A user mistake: the form comes back with what was typed and what to fix.
+      return addUserCard(ctx.t, {
+        customer,
+        subscriptions: await ctx.directory.getSubscriptions(customer.id),
+        operationId: ctx.newOperationId(),
+        batchId: cmd.batchId,
+        addedSoFar: cmd.addedSoFar,
+        values: { ...f, licenses: f.licenses.join(',') },
+        error: describeError(ctx.t, err),
+      });
+    }
+  },
+
+  async assign(cmd, ctx) {
+    return changeLicensesTyped(cmd, ctx);
+  },
+
+  async unassign(cmd, ctx) {
+    return changeLicensesTyped(cmd, ctx);
+  },
+
+  async manageLicenses(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const users = await selectedUsers(ctx, customer, cmd.userIds, cmd.versions);
+    return manageLicensesCard(ctx.t, { customer, users, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+  },
+
+  async saveLicenses(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
+    const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+    try {
+      const results = await ctx.directory.changeLicenses(
+        customer.id,
+        cmd.userIds.map((userId) => ({ userId, expectedVersion: cmd.versions[userId] })),
+        { add, remove },
+        { actor: ctx.caller, operationId: cmd.operationId },
+      );
+      const users = await ctx.directory.readUsers(customer.id, cmd.userIds);
+      return licenseResultsCard(ctx.t, {
+        customer,
+        subscriptions: await ctx.directory.getSubscriptions(customer.id),
+        results: results.map((r) => ({ ...r, user: users.find((u) => u?.id === r.userId) ?? { displayName: r.userId, userPrincipalName: '' } })),
+      });
+    } catch (err) {
+      if (isDirectoryError(err) && err.code === 'NO_SEATS') throw err;
+      return refusedAsStale(ctx, customer, err);
+    }
+  },
+
+  async resetPassword(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const user = cmd.version === undefined ? await resolveUser(ctx, customer, cmd.user) : (await selectedUsers(ctx, customer, [cmd.user], { [cmd.user]: cmd.version }))[0];
+    if (user.state !== 'active') throw new DirectoryError('NOT_ACTIVE', { user: user.userPrincipalName });
+    return confirmResetCard(ctx.t, { customer, user, operationId: ctx.newOperationId() });
+  },
+
+  async confirmResetPassword(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    try {
+      const result = await ctx.directory.resetPassword(customer.id, { userId: cmd.userId, expectedVersion: cmd.version }, { actor: ctx.caller, operationId: cmd.operationId });
+      const u = result.user;
+      const model: CredentialsModel = {
+        customer,
+        subscriptions: [],
+        users: [{ displayName: u.displayName, userPrincipalName: u.userPrincipalName, licenses: [], password: result.temporaryPassword || undefined }],
+      };
+      return withCredentials(ctx, model, ctx.t('reset.done', { name: u.displayName, upn: u.userPrincipalName }));
+    } catch (err) {
+      return refusedAsStale(ctx, customer, err);
+    }
+  },
+
+  async deleteUsers(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const users = cmd.versions ? await selectedUsers(ctx, customer, cmd.users, cmd.versions) : await resolveUsers(ctx, customer, cmd.users);
+    const deleted = users.find((u) => u.state !== 'active');
+    if (deleted) throw new DirectoryError('NOT_ACTIVE', { user: deleted.userPrincipalName });
+    return confirmDeleteCard(ctx.t, { customer, users, operationId: ctx.newOperationId() });
+  },
+
+  async confirmDeleteUsers(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    try {
+      const result = await ctx.directory.deleteUsers(
+        customer.id,
+        cmd.userIds.map((userId) => ({ userId, expectedVersion: cmd.versions[userId] })),
+        { actor: ctx.caller, operationId: cmd.operationId },
+      );
+      return usersView(ctx, customer, {}, ctx.t('delete.done', { count: result.length }));
+    } catch (err) {
+      return refusedAsStale(ctx, customer, err);
+    }
+  },
+
+  async deletedUsers(cmd, ctx) {
+    return deletedView(ctx, await resolveCustomer(ctx, cmd.customer));
+  },
+
+  async restore(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    let userIds: string[];
+    if (cmd.versions) {
+      if (!cmd.users.length) throw new CardReply(errorCard(ctx.t, { message: ctx.t('deleted.selectRequired') }));
+      userIds = cmd.users;
+    } else {
+      userIds = (await resolveUsers(ctx, customer, cmd.users)).map((u) => u.id);
+    }
+    const outcomes = await ctx.directory.restoreUsers(
+      customer.id,
+      userIds.map((userId) => ({ userId, expectedVersion: cmd.versions?.[userId], newUsername: userIds.length === 1 ? cmd.newUsername : undefined })),
+      { actor: ctx.caller, operationId: cmd.operationId ?? `msg:${ctx.activityId}` },
+    );
+    return deletedView(ctx, customer, outcomes);
+  },
+
+  async audit(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const { entries, total } = await ctx.directory.audit(customer.id, cmd.page);
+    return auditCard(ctx.t, { customer, entries, total, page: cmd.page, pageSize: 20 });
+  },
+
+  async grant(cmd, ctx) {
+    if (ctx.agents.isFixed(cmd.agent)) return messageCard(ctx.t('whoami.role'), [ctx.t('revoke.fixed', { agent: cmd.agent })]);
+    await ctx.agents.grant(cmd.agent, cmd.role);
+    return messageCard(ctx.t('whoami.role'), [ctx.t('grant.done', { agent: cmd.agent, role: ctx.t(`agentRole.${cmd.role}`) })]);
+  },
+
+  async revoke(cmd, ctx) {
+    if (ctx.agents.isFixed(cmd.agent)) return messageCard(ctx.t('whoami.role'), [ctx.t('revoke.fixed', { agent: cmd.agent })]);
+    const removed = await ctx.agents.revoke(cmd.agent);
+    return messageCard(ctx.t('whoami.role'), [ctx.t(removed ? 'revoke.done' : 'revoke.none', { agent: cmd.agent })]);
+  },
+};
+
+async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign'>, ctx: HandlerContext): Promise<AdaptiveCard> {
+  const customer = await resolveCustomer(ctx, cmd.customer);
+  const users = await resolveUsers(ctx, customer, cmd.users);
+  const change = cmd.name === 'assign' ? { add: [cmd.skuId] } : { remove: [cmd.skuId] };
+  const results = await ctx.directory.changeLicenses(customer.id, users.map((u) => ({ userId: u.id })), change, { actor: ctx.caller, operationId: `msg:${ctx.activityId}` });
+  return licenseResultsCard(ctx.t, {
+    customer,
+    subscriptions: await ctx.directory.getSubscriptions(customer.id),
+    results: results.map((r) => ({ ...r, user: users.find((u) => u.id === r.userId) ?? users[0] })),
+  });
+}
+
+export function handlerFor<N extends CommandName>(name: N): Handler<N> | undefined {
+  return handlers[name] as Handler<N> | undefined;
+}

@@ -1,0 +1,60 @@
+import { choiceCard, errorCard } from '../../cards/common';
+import { DirectoryError, isDirectoryError } from '../../services/errors';
+import type { Customer, CustomerUser } from '../../services/types';
+import { tokenize } from '../commands/parse';
+import { CardReply, HandlerContext } from './context';
+import { describeError } from './errors';
+
+const quote = (token: string): string => (/[\s"]/.test(token) ? `"${token.replace(/"/g, '')}"` : token);
+
+/** The typed command again with one token (customer or user reference) replaced. */
+function rewrite(text: string, from: string, to: string): string {
+  const tokens = tokenize(text);
+  const i = tokens.findIndex((tk, idx) => idx > 0 && tk === from);
+  if (i >= 0) tokens[i] = to;
+  return tokens.map(quote).join(' ');
+}
+
+/** Customer by id, domain or name; none → error card, several → a card to choose. */
+export async function resolveCustomer(ctx: HandlerContext, reference: string): Promise<Customer> {
+  const matches = await ctx.directory.findCustomers(reference);
+  if (matches.length === 1) return matches[0];
+  if (!matches.length || !ctx.text) {
+    throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.customerNotFound', { customer: reference }), hint: ctx.t('error.tryHelp') }));
+  }
+  throw new CardReply(
+    choiceCard({
+      title: ctx.t('choice.customerTitle'),
+      prompt: ctx.t('choice.customerPrompt', { text: reference }),
+      options: matches.map((c) => ({ title: `${c.name} (${c.domains[0]})`, commandText: rewrite(ctx.text, reference, c.id) })),
+    }),
+  );
+}
+
+/** User by id, UPN or username; failing those, by exact display name (several → choose). */
+export async function resolveUser(ctx: HandlerContext, customer: Customer, reference: string): Promise<CustomerUser> {
+  try {
+    return await ctx.directory.findUser(customer.id, reference);
+  } catch (err) {
+    if (!isDirectoryError(err) || err.code !== 'USER_NOT_FOUND') throw err;
+  }
+  const page = await ctx.directory.listUsers(customer.id, { search: reference, pageSize: 20 });
+  const named = page.users.filter((u) => u.displayName.toLowerCase() === reference.trim().toLowerCase());
+  if (named.length === 1) return named[0];
+  if (named.length > 1 && ctx.text) {
+    throw new CardReply(
+      choiceCard({
+        title: ctx.t('choice.userTitle'),
+        prompt: ctx.t('choice.userPrompt', { text: reference }),
+        options: named.map((u) => ({ title: `${u.displayName} (${u.userPrincipalName})`, commandText: rewrite(ctx.text, reference, u.userPrincipalName) })),
+      }),
+    );
+  }
+  throw new CardReply(errorCard(ctx.t, { message: describeError(ctx.t, new DirectoryError('USER_NOT_FOUND', { user: reference })) }));
+}
+
+export async function resolveUsers(ctx: HandlerContext, customer: Customer, references: string[]): Promise<CustomerUser[]> {
+  const users: CustomerUser[] = [];
+  for (const ref of references) users.push(await resolveUser(ctx, customer, ref));
+  return users;
+}

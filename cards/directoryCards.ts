@@ -1,0 +1,389 @@
+import type { DeletedUser } from '../services/directory';
+import type { AuditEntry, Customer, CustomerUser, RestoreOutcome, Subscription, UserFilter, UserPage, UserRole } from '../services/types';
+import { USER_ROLES } from '../services/types';
+import {
+  actionSet,
+  AdaptiveCard,
+  CardAction,
+  CardElement,
+  card,
+  choiceSet,
+  container,
+  execute,
+  field,
+  heading,
+  text,
+  textInput,
+} from './elements';
+import { Translator } from './i18n';
+import { INPUTS, licenseStateInput, LicenseState, Permissions, VERBS } from './verbs';
+
+type T = Translator['t'];
+
+const licenseNames = (subs: Subscription[], skus: string[], t: T): string =>
+  skus.length ? skus.map((s) => subs.find((x) => x.skuId === s)?.name ?? s).join(', ') : t('common.none');
+
+const versionsOf = (users: Array<Pick<CustomerUser, 'id' | 'version'>>): Record<string, number> =>
+  Object.fromEntries(users.map((u) => [u.id, u.version]));
+
+// ------------------------------------------------------------------ customers
+
+export function customersCard(t: T, model: { customers: Customer[]; text?: string }): AdaptiveCard {
+  const body: CardElement[] = [heading(model.text ? t('customers.filtered', { text: model.text }) : t('customers.title'))];
+  if (!model.customers.length) body.push(text(t('customers.empty')));
+  for (const c of model.customers.slice(0, 25)) {
+    body.push(
+      container(
+        [
+          text(c.name, { weight: 'Bolder' }),
+          text(`${c.id} \u00b7 ${c.domains.join(', ')}`, { isSubtle: true, spacing: 'None' }),
+          actionSet([execute(t('customers.open', { name: c.name }), VERBS.users, { customerId: c.id })]),
+        ],
+        { separator: true },
+      ),
+    );
+  }
+  return card(body);
+}
+
+// ------------------------------------------------------------------ users and licenses
+
+export interface UsersCardModel {
+  customer: Customer;
+  subscriptions: Subscription[];
+  page: UserPage;
+  filter: UserFilter;
+  role?: UserRole;
+  search?: string;
+  deletedCount: number;
+  permissions: Permissions;
+  /** What just happened (e.g. "2 users deleted"), shown above the list. */
+  notice?: string;
+}
+
+const filterValue = (f: UserFilter): string => (f.kind === 'license' ? `license:${f.skuId}` : f.kind);
+
+export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
+  const { page } = m;
+  const from = page.total ? (page.page - 1) * page.pageSize + 1 : 0;
+  const to = (page.page - 1) * page.pageSize + page.users.length;
+  const query = { customerId: m.customer.id, filter: filterValue(m.filter), role: m.role ?? '', search: m.search ?? '' };
+  const body: CardElement[] = [
+    heading(t('users.title', { customer: m.customer.name })),
+  ];
+  if (m.notice) body.push(text(m.notice));
+  body.push(text(t('users.showing', { from, to, total: page.total }), { isSubtle: true }));
+  if (m.role) body.push(text(t('users.roleFilter', { role: t(`role.${m.role}`) }), { isSubtle: true, spacing: 'None' }));
+  body.push(
+    choiceSet(
+      INPUTS.filter,
+      t('users.filter'),
+      [
+        { title: t('users.filter.all'), value: 'all' },
+        { title: t('users.filter.licensed'), value: 'licensed' },
+        { title: t('users.filter.unlicensed'), value: 'unlicensed' },
+        ...m.subscriptions.map((s) => ({ title: t('users.filter.license', { license: s.name }), value: `license:${s.skuId}` })),
+      ],
+      { value: filterValue(m.filter) },
+    ),
+    textInput(INPUTS.search, t('users.search'), { value: m.search, maxLength: 100 }),
+    actionSet([execute(t('users.apply'), VERBS.users, { customerId: m.customer.id, role: m.role ?? '' }, { inputs: true })]),
+  );
+  if (!page.users.length) {
+    body.push(text(t('users.empty')));
+  } else {
+    body.push(
+      choiceSet(
+        INPUTS.userIds,
+        t('users.select'),
+        page.users.map((u) => ({
+          title: t('users.choice', {
+            name: u.displayName,
+            upn: u.userPrincipalName,
+            licenses: u.licenses.length ? licenseNames(m.subscriptions, u.licenses, t) : t('users.unlicensedTag'),
+          }),
+          value: u.id,
+        })),
+        { multi: true, expanded: true },
+      ),
+    );
+  }
+  const paging: CardAction[] = [];
+  if (page.page > 1) paging.push(execute(t('common.previous'), VERBS.users, { ...query, page: page.page - 1 }));
+  if (page.page < page.pageCount) paging.push(execute(t('common.next'), VERBS.users, { ...query, page: page.page + 1 }));
+  if (paging.length) body.push(text(t('common.page', { page: page.page, pageCount: page.pageCount }), { isSubtle: true }), actionSet(paging));
+
+  const selection = { customerId: m.customer.id, versions: versionsOf(page.users) };
+  const actions: CardAction[] = [];
+  if (m.permissions.manageUsers) {
+    actions.push(execute(t('users.addUser'), VERBS.addUser, { customerId: m.customer.id }));
+    actions.push(execute(t('users.manageLicenses'), VERBS.manageLicenses, selection, { inputs: true }));
+  }
+  if (m.permissions.resetPassword) actions.push(execute(t('users.resetPassword'), VERBS.resetPassword, selection, { inputs: true }));
+  if (m.permissions.manageUsers) actions.push(execute(t('users.delete'), VERBS.deleteUsers, selection, { inputs: true, style: 'destructive' }));
+  actions.push(execute(t('users.deleted', { count: m.deletedCount }), VERBS.deletedUsers, { customerId: m.customer.id }));
+  actions.push(execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id }));
+  return card(body, actions);
+}
+
+// ------------------------------------------------------------------ licenses
+
+export function licensesCard(t: T, m: { customer: Customer; subscriptions: Subscription[] }): AdaptiveCard {
+  const body: CardElement[] = [heading(t('licenses.title', { customer: m.customer.name }))];
+  if (!m.subscriptions.length) body.push(text(t('licenses.empty')));
+  for (const s of m.subscriptions) {
+    const lines = [
+      text(t('licenses.line', { name: s.name, sku: s.skuId }), { weight: 'Bolder' }),
+      text(t('licenses.seats', { total: s.totalSeats, assigned: s.assignedSeats, available: s.availableSeats }), { spacing: 'None' }),
+    ];
+    if (s.availableSeats <= 0) lines.push(text(t('licenses.full'), { color: 'Attention', spacing: 'None' }));
+    body.push(container(lines, { separator: true }));
+  }
+  return card(body, [execute(t('common.back'), VERBS.users, { customerId: m.customer.id })]);
+}
+
+// ------------------------------------------------------------------ add user
+
+export interface AddUserFormModel {
+  customer: Customer;
+  subscriptions: Subscription[];
+  operationId: string;
+  /** Series of "Save and add another": keeps the count and the batch the passwords are collected in. */
+  batchId?: string;
+  addedSoFar?: number;
+  lastAdded?: { displayName: string; userPrincipalName: string };
+  /** Values to show again after an error. */
+  values?: Partial<Record<'firstName' | 'lastName' | 'displayName' | 'username' | 'domain' | 'usageLocation' | 'role' | 'licenses', string>>;
+  error?: string;
+}
+
+export function addUserCard(t: T, m: AddUserFormModel): AdaptiveCard {
+  const v = m.values ?? {};
+  const body: CardElement[] = [heading(t('addUser.title', { customer: m.customer.name }))];
+  if (m.lastAdded) body.push(text(t('addUser.added', { name: m.lastAdded.displayName, upn: m.lastAdded.userPrincipalName }), { color: 'Good' }));
+  if (m.addedSoFar) body.push(text(t('addUser.addedSoFar', { count: m.addedSoFar }), { isSubtle: true }));
+  if (m.error) body.push(text(m.error, { color: 'Attention' }));
+  const required = t('addUser.required');
+  body.push(
+    textInput(INPUTS.firstName, t('addUser.firstName'), { value: v.firstName, maxLength: 64 }),
+    textInput(INPUTS.lastName, t('addUser.lastName'), { value: v.lastName, maxLength: 64 }),
+    textInput(INPUTS.displayName, t('addUser.displayName'), { value: v.displayName, maxLength: 256, required: true, errorMessage: required }),
+    textInput(INPUTS.username, t('addUser.username'), { value: v.username, maxLength: 64, required: true, errorMessage: required }),
+    choiceSet(INPUTS.domain, t('addUser.domain'), m.customer.domains.map((d) => ({ title: `@${d}`, value: d })), {
+      value: v.domain ?? m.customer.domains[0],
+      required: true,
+      errorMessage: required,
+    }),
+    textInput(INPUTS.usageLocation, t('addUser.usageLocation'), { value: v.usageLocation, maxLength: 2, required: true, errorMessage: required }),
+    choiceSet(INPUTS.role, t('addUser.role'), USER_ROLES.map((r) => ({ title: t(`role.${r}`), value: r })), { value: v.role ?? 'user' }),
+  );
+  if (m.subscriptions.length) {
+    body.push(
+      choiceSet(
+        INPUTS.licenses,
+        t('addUser.licenses'),
+        m.subscriptions.map((s) => ({ title: t('addUser.licenseChoice', { name: s.name, available: Math.max(0, s.availableSeats), total: s.totalSeats }), value: s.skuId })),
+        { multi: true, expanded: true, value: v.licenses },
+      ),
+    );
+  }
+  const data = { customerId: m.customer.id, operationId: m.operationId, batchId: m.batchId ?? '', addedSoFar: m.addedSoFar ?? 0 };
+  return card(body, [
+    execute(t('addUser.save'), VERBS.createUser, { ...data, addAnother: false }, { inputs: true, style: 'positive' }),
+    execute(t('addUser.saveAndAdd'), VERBS.createUser, { ...data, addAnother: true }, { inputs: true }),
+    execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+  ]);
+}
+
+export interface CredentialsModel {
+  customer: Customer;
+  users: Array<{ displayName: string; userPrincipalName: string; licenses: string[]; password?: string }>;
+  subscriptions: Subscription[];
+  /** True when the passwords went to the agent's 1:1 chat instead of this card. */
+  sentPrivately?: boolean;
+  downloadUrl?: string;
+  notice?: string;
+}
+
+/** Users just created or reset; passwords only when this card goes to the agent's 1:1 chat. */
+export function credentialsCard(t: T, m: CredentialsModel, title: string): AdaptiveCard {
+  const body: CardElement[] = [heading(title)];
+  for (const u of m.users) {
+    const items = [text(`${u.displayName} \u2014 ${u.userPrincipalName}`, { weight: 'Bolder' })];
+    if (u.licenses.length) items.push(field(t('created.licenses'), licenseNames(m.subscriptions, u.licenses, t)));
+    if (u.password) items.push(field(t('created.password'), u.password));
+    body.push(container(items, { separator: true }));
+  }
+  if (m.users.some((u) => u.password)) body.push(text(t('created.mustChange'), { isSubtle: true }));
+  if (m.sentPrivately) body.push(text(t('created.sentPrivately')));
+  if (m.notice) body.push(text(m.notice, { color: 'Attention' }));
+  const actions: CardAction[] = [execute(t('common.back'), VERBS.users, { customerId: m.customer.id })];
+  if (m.downloadUrl) actions.unshift({ type: 'Action.OpenUrl', title: 'CSV', url: m.downloadUrl });
+  return card(body, actions);
+}
+
+// ------------------------------------------------------------------ manage licenses
+
+export interface ManageLicensesModel {
+  customer: Customer;
+  subscriptions: Subscription[];
+  users: CustomerUser[];
+  operationId: string;
+}
+
+export function licenseStateOf(skuId: string, users: CustomerUser[]): LicenseState {
+  const holders = users.filter((u) => u.licenses.includes(skuId)).length;
+  return holders === 0 ? 'none' : holders === users.length ? 'all' : 'some';
+}
+
+export function manageLicensesCard(t: T, m: ManageLicensesModel): AdaptiveCard {
+  const names = m.users.map((u) => u.displayName);
+  const body: CardElement[] = [
+    heading(t('manage.title', { customer: m.customer.name })),
+    text(t('manage.selected', { names: names.length > 10 ? `${names.slice(0, 10).join(', ')} \u2026 (+${names.length - 10})` : names.join(', ') })),
+  ];
+  const initial: Record<string, LicenseState> = {};
+  for (const s of m.subscriptions) {
+    const state = licenseStateOf(s.skuId, m.users);
+    initial[s.skuId] = state;
+    const holders = m.users.filter((u) => u.licenses.includes(s.skuId)).length;
+    const choices = [
+      { title: t('manage.state.all'), value: 'all' },
+      ...(state === 'some' ? [{ title: t('manage.state.some'), value: 'some' }] : []),
+      { title: t('manage.state.none'), value: 'none' },
+    ];
+    body.push(
+      choiceSet(licenseStateInput(s.skuId), t('manage.label', { name: s.name, available: Math.max(0, s.availableSeats), holders, selected: m.users.length }), choices, {
+        value: state,
+      }),
+    );
+  }
+  const data = { customerId: m.customer.id, operationId: m.operationId, userIds: m.users.map((u) => u.id), versions: versionsOf(m.users), initial };
+  return card(body, [
+    execute(t('manage.save'), VERBS.saveLicenses, data, { inputs: true, style: 'positive' }),
+    execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+  ]);
+}
+
+export interface LicenseResultsModel {
+  customer: Customer;
+  subscriptions: Subscription[];
+  results: Array<{ user: Pick<CustomerUser, 'displayName' | 'userPrincipalName'>; changed: boolean; added: string[]; removed: string[] }>;
+}
+
+export function licenseResultsCard(t: T, m: LicenseResultsModel): AdaptiveCard {
+  const body: CardElement[] = [heading(t('manage.resultsTitle', { customer: m.customer.name }))];
+  if (!m.results.some((r) => r.changed)) body.push(text(t('manage.nothingChanged')));
+  for (const r of m.results.slice(0, 100)) {
+    body.push(
+      container(
+        [
+          text(`${r.user.displayName} \u2014 ${r.user.userPrincipalName}`, { weight: 'Bolder' }),
+          text(
+            r.changed
+              ? t('manage.userChanged', { added: licenseNames(m.subscriptions, r.added, t), removed: licenseNames(m.subscriptions, r.removed, t) })
+              : t('manage.userUnchanged'),
+            { spacing: 'None' },
+          ),
+        ],
+        { separator: true },
+      ),
+    );
+  }
+  return card(body, [execute(t('common.back'), VERBS.users, { customerId: m.customer.id }), execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })]);
+}
+
+// ------------------------------------------------------------------ confirmations
+
+export function confirmResetCard(t: T, m: { customer: Customer; user: CustomerUser; operationId: string }): AdaptiveCard {
+  return card(
+    [heading(t('reset.title')), text(t('reset.confirm', { name: m.user.displayName, upn: m.user.userPrincipalName }))],
+    [
+      execute(t('reset.button'), VERBS.confirmResetPassword, { customerId: m.customer.id, userId: m.user.id, version: m.user.version, operationId: m.operationId }, { style: 'destructive' }),
+      execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+    ],
+  );
+}
+
+export function confirmDeleteCard(t: T, m: { customer: Customer; users: CustomerUser[]; operationId: string }): AdaptiveCard {
+  return card(
+    [
+      heading(t('delete.title')),
+      text(t('delete.confirm', { count: m.users.length })),
+      ...m.users.slice(0, 50).map((u) => text(`${u.displayName} \u2014 ${u.userPrincipalName}`, { spacing: 'None' })),
+    ],
+    [
+      execute(t('delete.button'), VERBS.confirmDeleteUsers, { customerId: m.customer.id, userIds: m.users.map((u) => u.id), versions: versionsOf(m.users), operationId: m.operationId }, { style: 'destructive' }),
+      execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+    ],
+  );
+}
+
+// ------------------------------------------------------------------ deleted users and restore
+
+export interface DeletedUsersModel {
+  customer: Customer;
+  users: DeletedUser[];
+  canRestore: boolean;
+  operationId: string;
+  /** Results of the restore that produced this view, shown above the remaining deleted users. */
+  restored?: { outcomes: RestoreOutcome[]; subscriptions: Subscription[] };
+}
+
+export function deletedUsersCard(t: T, m: DeletedUsersModel): AdaptiveCard {
+  const body: CardElement[] = [];
+  if (m.restored) body.push(heading(t('restore.title', { customer: m.customer.name })), ...restoreResultsLines(t, m.restored.outcomes, m.restored.subscriptions));
+  body.push(heading(t('deleted.title', { customer: m.customer.name })));
+  const shown = m.users.slice(0, 50);
+  if (!shown.length) body.push(text(t('deleted.empty')));
+  else {
+    body.push(
+      choiceSet(
+        INPUTS.userIds,
+        t('users.select'),
+        shown.map((u) => ({
+          title: t('deleted.choice', { name: u.displayName, upn: u.userPrincipalName, days: t('deleted.daysLeft', { count: u.daysLeft }) }),
+          value: u.id,
+        })),
+        { multi: true, expanded: true },
+      ),
+    );
+    if (m.canRestore) body.push(textInput(INPUTS.newUsername, t('deleted.newUsername'), { maxLength: 64 }));
+  }
+  const actions: CardAction[] = [];
+  if (m.canRestore && shown.length) {
+    actions.push(execute(t('deleted.restore'), VERBS.restoreUsers, { customerId: m.customer.id, operationId: m.operationId, versions: versionsOf(shown) }, { inputs: true, style: 'positive' }));
+  }
+  actions.push(execute(t('common.back'), VERBS.users, { customerId: m.customer.id }));
+  return card(body, actions);
+}
+
+function restoreResultsLines(t: T, outcomes: RestoreOutcome[], subscriptions: Subscription[]): CardElement[] {
+  return outcomes.map((o) => {
+    if (!o.ok) return container([text(t(`restore.error.${o.error}`, { upn: o.userPrincipalName }), { color: 'Attention' })], { separator: true });
+    const items = [text(t('restore.ok', { upn: o.userPrincipalName }), { weight: 'Bolder' })];
+    if (o.restoredLicenses.length) items.push(text(t('restore.licensesBack', { licenses: licenseNames(subscriptions, o.restoredLicenses, t) }), { spacing: 'None' }));
+    if (o.notRestoredLicenses.length) {
+      items.push(text(t('restore.licensesNotBack', { licenses: licenseNames(subscriptions, o.notRestoredLicenses, t) }), { spacing: 'None', color: 'Attention' }));
+    }
+    return container(items, { separator: true });
+  });
+}
+
+// ------------------------------------------------------------------ audit
+
+export function auditCard(t: T, m: { customer: Customer; entries: AuditEntry[]; page: number; total: number; pageSize: number }): AdaptiveCard {
+  const body: CardElement[] = [heading(t('audit.title', { customer: m.customer.name }))];
+  if (!m.entries.length) body.push(text(t('audit.empty')));
+  for (const e of m.entries) {
+    const lines = [text(t('audit.entry', { when: new Date(e.at), actor: e.actorName, action: e.action, target: e.target, result: e.result }))];
+    if (e.detail) lines.push(text(t('audit.detail', { detail: e.detail }), { isSubtle: true, spacing: 'None' }));
+    body.push(container(lines, { separator: true }));
+  }
+  const pageCount = Math.max(1, Math.ceil(m.total / m.pageSize));
+  const actions: CardAction[] = [];
+  if (m.page > 1) actions.push(execute(t('common.previous'), VERBS.audit, { customerId: m.customer.id, page: m.page - 1 }));
+  if (m.page < pageCount) actions.push(execute(t('common.next'), VERBS.audit, { customerId: m.customer.id, page: m.page + 1 }));
+  if (pageCount > 1) body.push(text(t('common.page', { page: m.page, pageCount }), { isSubtle: true }));
+  return card(body, actions);
+}
