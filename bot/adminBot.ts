@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { errorCard } from '../cards/common';
 import { ADAPTIVE_CARD_CONTENT_TYPE, AdaptiveCard } from '../cards/elements';
 import { translator } from '../cards/i18n';
+import type { CredentialVault } from '../services/credentials';
 import type { DirectoryService } from '../services/directory';
 import { isDirectoryError } from '../services/errors';
 import { AgentRoles, mayRun } from './agents';
@@ -14,12 +15,15 @@ import type { Command } from './commands/types';
 import { CardReply, ConversationKind, HandlerContext } from './handlers/context';
 import { describeError, isUnavailable } from './handlers/errors';
 import { handlerFor } from './handlers/handlers';
-import { PrivateChannel, ProactivePrivateChannel } from './privateChannel';
+import { AgentConversations, PrivateChannel, ProactivePrivateChannel } from './privateChannel';
 
 export interface AdminBotDeps {
   directory: DirectoryService;
   agents: AgentRoles;
+  vault: CredentialVault;
+  publicBaseUrl: string;
   adapter: CloudAdapter;
+  conversations: AgentConversations;
   appId: string;
   partnerTenantId?: string;
   logger: Logger;
@@ -37,6 +41,11 @@ export class AdminBot extends TeamsActivityHandler {
   constructor(private readonly deps: AdminBotDeps) {
     super();
     this.onMessage(async (context, next) => {
+      if (context.activity.conversation?.conversationType === 'personal') {
+        // The agent's own 1:1 chat: remembered for later private deliveries from channels.
+        const agentId = String(context.activity.from?.aadObjectId ?? context.activity.from?.id ?? '');
+        await this.deps.conversations.remember(agentId, TurnContext.getConversationReference(context.activity)).catch(() => undefined);
+      }
       const card = await this.answerMessage(context);
       await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
       await next();
@@ -91,15 +100,18 @@ export class AdminBot extends TeamsActivityHandler {
     const log = (outcome: string, extra: Record<string, unknown> = {}) =>
       this.deps.logger.info({ command: command.name, customer: customerId, caller: callerId, outcome, ms: Date.now() - started, ...extra }, 'turn');
 
-    if (this.deps.partnerTenantId && tenantId !== this.deps.partnerTenantId.toLowerCase()) {
-      log('refused', { reason: 'otherTenant', tenant: tenantId });
-      return errorCard(t, { message: t('error.otherTenant') });
-    }
+    const callerName = String(activity.from?.name ?? callerId).slice(0, 200);
     try {
+      if (this.deps.partnerTenantId && tenantId !== this.deps.partnerTenantId.toLowerCase()) {
+        // Another tenant gets a refusal and nothing else: no customer is looked up for it.
+        await this.deps.directory.recordRefusal({ id: callerId, name: callerName }, command.name, `tenant ${tenantId.slice(0, 64)}`);
+        log('refused', { reason: 'otherTenant', tenant: tenantId });
+        return errorCard(t, { message: t('error.otherTenant') });
+      }
       const role = await this.deps.agents.roleOf(callerId);
-      const caller = { id: callerId, name: String(activity.from?.name ?? callerId), tenantId, role };
+      const caller = { id: callerId, name: callerName, tenantId, role };
       if (!mayRun(role, accessOf(command.name))) {
-        if (customerId) await this.auditRefusal(customerId, caller, command.name);
+        await this.deps.directory.recordRefusal(caller, command.name, `role ${role}`, customerId);
         log('refused', { reason: 'role', role });
         return errorCard(t, { message: t('error.notAllowed', { role: t(`agentRole.${role}`) }), hint: t('error.tryHelp') });
       }
@@ -108,7 +120,9 @@ export class AdminBot extends TeamsActivityHandler {
       const ctx: HandlerContext = {
         directory: this.deps.directory,
         agents: this.deps.agents,
-        privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, context),
+        vault: this.deps.vault,
+        publicBaseUrl: this.deps.publicBaseUrl,
+        privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, this.deps.conversations, context),
         t,
         locale,
         caller,
@@ -139,10 +153,6 @@ export class AdminBot extends TeamsActivityHandler {
     }
   }
 
-  private async auditRefusal(customerRef: string, caller: { id: string; name: string }, command: string): Promise<void> {
-    const [customer] = await this.deps.directory.findCustomers(customerRef).catch(() => []);
-    if (customer) await this.deps.directory.auditRefusal(customer.id, caller, command, customer.id, 'refused: role');
-  }
 }
 
 function conversationKind(activity: Activity): ConversationKind {

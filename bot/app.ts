@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
+import { CredentialVault } from '../services/credentials';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
@@ -10,7 +11,7 @@ import { AdminBot } from './adminBot';
 import { AgentRoles } from './agents';
 import type { Settings } from './config';
 import { createLogger } from './logger';
-import type { PrivateChannel } from './privateChannel';
+import { AgentConversations, PrivateChannel } from './privateChannel';
 
 export const DEMO_DATA_FILE = join(__dirname, '..', 'data', 'demo.json');
 
@@ -38,7 +39,9 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const logger = options.logger ?? createLogger(settings.logLevel);
   const redis = options.redis ?? connectRedis({ url: settings.redisUrl });
   const keys = options.keys ?? new KeyLayout();
-  const directory = new DirectoryService({ redis, keys, clock: options.clock ?? systemClock });
+  const clock = options.clock ?? systemClock;
+  const directory = new DirectoryService({ redis, keys, clock });
+  const vault = new CredentialVault(redis, keys, clock);
 
   if (isEmbedded(redis)) {
     const summary = await provision(directory, await readProvisioningFile(DEMO_DATA_FILE));
@@ -70,7 +73,10 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const bot = new AdminBot({
     directory,
     agents,
+    vault,
+    publicBaseUrl: settings.publicBaseUrl,
     adapter,
+    conversations: new AgentConversations(redis, keys),
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
     logger,
@@ -81,6 +87,22 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   server.use(restify.plugins.bodyParser({ maxBodySize: 2 * 1024 * 1024 }));
   server.post('/api/messages', async (req, res) => {
     await adapter.process(req, res, (context) => bot.run(context));
+  });
+  // One-time credential downloads: no caching anywhere, 410 once used or expired.
+  server.get('/downloads/:token', async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const result = await vault.redeemDownload(String(req.params.token ?? ''));
+    if (!result.ok) {
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.sendRaw(410, 'This download link has already been used or has expired. Reset the passwords to get new ones.');
+      return;
+    }
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${result.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
+    res.sendRaw(200, result.content);
   });
   server.get('/healthz', async (_req, res) => {
     const started = Date.now();

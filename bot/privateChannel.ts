@@ -1,5 +1,7 @@
-import { CardFactory, CloudAdapter, ConversationParameters, TurnContext } from 'botbuilder';
+import { CardFactory, CloudAdapter, ConversationParameters, ConversationReference, TurnContext } from 'botbuilder';
 import type { AdaptiveCard } from '../cards/elements';
+import type { KeyLayout } from '../services/store/keys';
+import type { RedisClient } from '../services/store/redis';
 
 export type DeliveryFailure = 'notInstalled' | 'notFound' | 'throttled' | 'failed';
 export type DeliveryResult = { ok: true } | { ok: false; reason: DeliveryFailure };
@@ -20,35 +22,93 @@ export function classifyDeliveryError(err: unknown): DeliveryFailure {
   return 'failed';
 }
 
+/** Remembers each agent's 1:1 conversation, so later deliveries continue it instead of creating one. */
+export class AgentConversations {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+  ) {}
+
+  async remember(agentId: string, reference: Partial<ConversationReference>): Promise<void> {
+    const { conversation, serviceUrl, channelId, bot } = reference;
+    if (!conversation?.id || !serviceUrl) return;
+    const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot };
+    await this.redis.hset(this.keys.agentConversations(), agentId.toLowerCase(), JSON.stringify(stored));
+  }
+
+  async find(agentId: string): Promise<Partial<ConversationReference> | null> {
+    const raw = await this.redis.hget(this.keys.agentConversations(), agentId.toLowerCase());
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as Partial<ConversationReference>;
+    } catch {
+      return null;
+    }
+  }
+
+  async forget(agentId: string): Promise<void> {
+    await this.redis.hdel(this.keys.agentConversations(), agentId.toLowerCase());
+  }
+}
+
 /**
  * Proactive delivery: in the agent's personal chat the card goes straight back; elsewhere the bot
- * creates (or Teams returns the existing) 1:1 conversation with the agent in the same tenant. One
- * attempt only: a failure is reported to the agent rather than retried against the service.
+ * continues the agent's remembered 1:1 chat, or creates it (Teams returns the existing one). At most
+ * one fallback and no retry loop: a failure is reported to the agent rather than hammered.
  */
 export class ProactivePrivateChannel implements PrivateChannel {
   constructor(
     private readonly adapter: CloudAdapter,
     private readonly appId: string,
+    private readonly conversations: AgentConversations,
     private readonly context: TurnContext,
   ) {}
+
+  private agentId(): string {
+    return String(this.context.activity.from.aadObjectId ?? this.context.activity.from.id);
+  }
 
   async send(card: AdaptiveCard): Promise<DeliveryResult> {
     const activity = this.context.activity;
     const message = { type: 'message', attachments: [CardFactory.adaptiveCard(card)] };
-    try {
-      if (activity.conversation.conversationType === 'personal') {
+    if (activity.conversation.conversationType === 'personal') {
+      try {
         await this.context.sendActivity(message);
         return { ok: true };
+      } catch (err) {
+        return { ok: false, reason: classifyDeliveryError(err) };
       }
-      const tenantId = activity.conversation.tenantId ?? activity.channelData?.tenant?.id;
-      const parameters = {
-        isGroup: false,
-        bot: activity.recipient,
-        members: [{ id: activity.from.id, name: activity.from.name }],
-        tenantId,
-        channelData: { tenant: { id: tenantId } },
-      } as ConversationParameters;
+    }
+    const known = await this.conversations.find(this.agentId());
+    if (known) {
+      try {
+        await this.adapter.continueConversationAsync(this.appId, known, async (ctx) => {
+          await ctx.sendActivity(message);
+        });
+        return { ok: true };
+      } catch (err) {
+        const reason = classifyDeliveryError(err);
+        // A stale reference (chat gone, app removed) is forgotten and the conversation created anew, once.
+        if (reason !== 'notInstalled' && reason !== 'notFound') return { ok: false, reason };
+        await this.conversations.forget(this.agentId());
+      }
+    }
+    return this.createAndSend(message);
+  }
+
+  private async createAndSend(message: Record<string, unknown>): Promise<DeliveryResult> {
+    const activity = this.context.activity;
+    const tenantId = activity.conversation.tenantId ?? activity.channelData?.tenant?.id;
+    const parameters = {
+      isGroup: false,
+      bot: activity.recipient,
+      members: [{ id: activity.from.id, name: activity.from.name }],
+      tenantId,
+      channelData: { tenant: { id: tenantId } },
+    } as ConversationParameters;
+    try {
       await this.adapter.createConversationAsync(this.appId, activity.channelId, activity.serviceUrl, '', parameters, async (ctx) => {
+        await this.conversations.remember(this.agentId(), TurnContext.getConversationReference(ctx.activity));
         await ctx.sendActivity(message);
       });
       return { ok: true };

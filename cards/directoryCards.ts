@@ -148,8 +148,8 @@ export interface AddUserFormModel {
   customer: Customer;
   subscriptions: Subscription[];
   operationId: string;
-  /** Series of "Save and add another": keeps the count and the batch the passwords are collected in. */
-  batchId?: string;
+  /** Series of "Save and add another": the passwords are collected under it until Finish. */
+  series?: { id: string; key: string };
   addedSoFar?: number;
   lastAdded?: { displayName: string; userPrincipalName: string };
   /** Values to show again after an error. */
@@ -187,12 +187,16 @@ export function addUserCard(t: T, m: AddUserFormModel): AdaptiveCard {
       ),
     );
   }
-  const data = { customerId: m.customer.id, operationId: m.operationId, batchId: m.batchId ?? '', addedSoFar: m.addedSoFar ?? 0 };
-  return card(body, [
+  const series = { seriesId: m.series?.id ?? '', seriesKey: m.series?.key ?? '' };
+  const data = { customerId: m.customer.id, operationId: m.operationId, ...series, addedSoFar: m.addedSoFar ?? 0 };
+  const actions = [
     execute(t('addUser.save'), VERBS.createUser, { ...data, addAnother: false }, { inputs: true, style: 'positive' }),
     execute(t('addUser.saveAndAdd'), VERBS.createUser, { ...data, addAnother: true }, { inputs: true }),
-    execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
-  ]);
+  ];
+  // Finishing a series sends the one confirmation with every password to the agent's 1:1 chat.
+  if (m.series && m.addedSoFar) actions.push(execute(t('addUser.finish'), VERBS.finishSeries, { customerId: m.customer.id, ...series }));
+  else actions.push(execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }));
+  return card(body, actions);
 }
 
 export interface CredentialsModel {
@@ -218,7 +222,10 @@ export function credentialsCard(t: T, m: CredentialsModel, title: string): Adapt
   if (m.sentPrivately) body.push(text(t('created.sentPrivately')));
   if (m.notice) body.push(text(m.notice, { color: 'Attention' }));
   const actions: CardAction[] = [execute(t('common.back'), VERBS.users, { customerId: m.customer.id })];
-  if (m.downloadUrl) actions.unshift({ type: 'Action.OpenUrl', title: 'CSV', url: m.downloadUrl });
+  if (m.downloadUrl) {
+    body.push(text(t('created.downloadHint'), { isSubtle: true }));
+    actions.unshift({ type: 'Action.OpenUrl', title: t('created.download'), url: m.downloadUrl });
+  }
   return card(body, actions);
 }
 

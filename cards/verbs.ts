@@ -5,6 +5,7 @@ export const VERBS = {
   licenses: 'licenses',
   addUser: 'addUser',
   createUser: 'createUser',
+  finishSeries: 'finishSeries',
   manageLicenses: 'manageLicenses',
   saveLicenses: 'saveLicenses',
   resetPassword: 'resetPassword',

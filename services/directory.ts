@@ -41,6 +41,7 @@ export const RESTORE_WINDOW_MS = 30 * DAY_MS;
 export const OPERATION_TTL_MS = 2 * DAY_MS;
 export const MAX_USERS_PER_CHANGE = 500;
 const PURGE_BATCH = 200;
+const AUDIT_CAP = 1000;
 
 export interface DirectoryOptions {
   redis: RedisClient;
@@ -89,14 +90,21 @@ export class DirectoryService {
     const args = [def.id, def.name, domains.join(',')];
     for (const s of def.subscriptions) args.push(s.skuId, s.name, String(s.seats));
     // The customer hash is created by the script; make it exist first so the script accepts the customer.
-    await this.redis.hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id);
+    const before = await this.redis.pipeline().hget(this.keys.customerKey(def.id, 'customer'), 'domains')
+      .hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id).exec();
+    const dropped = String(before?.[0]?.[1] ?? '').split(',').filter((d) => d && !domains.includes(d));
     const reply = await this.mutate('pabUpsertCustomer', def.id, { actor, operationId: '-' }, 'provision', def.id, args, []);
     // Global indexes live outside the customer's slot; each write is idempotent.
     const pipeline = this.redis.pipeline();
     pipeline.sadd(this.keys.customers(), def.id);
     pipeline.hset(this.keys.customerNames(), def.id, def.name);
     for (const d of domains) pipeline.hset(this.keys.domains(), d, def.id);
-    await pipeline.exec();
+    if (dropped.length) pipeline.hmget(this.keys.domains(), ...dropped);
+    const results = (await pipeline.exec()) ?? [];
+    // A domain dropped from the file leaves the lookup, unless another customer has claimed it since.
+    const owners = dropped.length ? ((results[results.length - 1]?.[1] as Array<string | null>) ?? []) : [];
+    const stale = dropped.filter((_, i) => owners[i] === def.id);
+    if (stale.length) await this.redis.hdel(this.keys.domains(), ...stale);
     return { changed: Number(reply[1]) };
   }
 
@@ -190,8 +198,9 @@ export class DirectoryService {
 
   async getUser(customerId: string, userId: string): Promise<CustomerUser> {
     const [user] = await this.readUsers(customerId, [userId]);
-    if (!user) throw new DirectoryError('USER_NOT_FOUND', { user: userId });
-    return user;
+    if (user) return user;
+    await this.getCustomer(customerId); // unknown customer → its own typed error
+    throw new DirectoryError('USER_NOT_FOUND', { user: userId });
   }
 
   async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {
@@ -247,11 +256,24 @@ export class DirectoryService {
     return { entries: raw.map(parseAudit), total };
   }
 
-  /** Audits something that changed nothing (a refusal, a rejected input). */
-  async auditRefusal(customerId: string, actor: Actor, action: string, target: string, reason: string): Promise<void> {
-    const key = this.keys.customerKey(customerId, 'audit');
-    const entry = [this.clock.now(), actor.id, actor.name, action, target, reason, ''].join('\x1f');
-    await this.redis.pipeline().lpush(key, entry).ltrim(key, 0, 999).exec();
+  /**
+   * Audits a refused request (it changed nothing): always in the partner-wide refusal log, and in the
+   * customer's audit log when the request named an existing customer.
+   */
+  async recordRefusal(actor: Actor, action: string, reason: string, customerReference?: string): Promise<void> {
+    const entry = (target: string) => [this.clock.now(), actor.id, actor.name, action, target, `refused: ${reason}`, ''].join('\x1f');
+    const matches = customerReference ? await this.findCustomers(customerReference) : [];
+    const customer = matches.length === 1 ? matches[0] : undefined;
+    const pipeline = this.redis.pipeline().lpush(this.keys.refusals(), entry(customer?.id ?? customerReference ?? '')).ltrim(this.keys.refusals(), 0, AUDIT_CAP - 1);
+    if (customer) {
+      const key = this.keys.customerKey(customer.id, 'audit');
+      pipeline.lpush(key, entry(customer.id)).ltrim(key, 0, AUDIT_CAP - 1);
+    }
+    await pipeline.exec();
+  }
+
+  async refusals(count = 50): Promise<AuditEntry[]> {
+    return (await this.redis.lrange(this.keys.refusals(), 0, count - 1)).map(parseAudit);
   }
 
   async verifyUserPassword(customerId: string, userId: string, password: string): Promise<boolean> {
@@ -470,7 +492,8 @@ function scriptError(customerId: string, reply: ScriptReply): DirectoryError {
     case 'UNKNOWN_LICENSE':
       return new DirectoryError(code, { license: p[0] });
     case 'DOMAIN_NOT_IN_CUSTOMER':
-      return new DirectoryError(code, { domain: p[0] });
+      // The same error as the form-level check (validateDomain): the field is named.
+      return new DirectoryError('INVALID_FIELD', { field: 'domain', reason: 'notCustomerDomain', domain: p[0] });
     default:
       return new DirectoryError(code, { user: p[0] ?? '' });
   }

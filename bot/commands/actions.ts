@@ -20,6 +20,8 @@ const idList = z
   .pipe(z.array(id).max(500));
 const pageNumber = z.coerce.number().int().min(1).max(100_000).optional();
 const licenseState = z.enum(['all', 'some', 'none']);
+/** Series id (16 bytes) and key (32 bytes), base64url; empty before the first "Save and add another". */
+const seriesPart = (length: number) => z.union([z.literal(''), z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${length}}$`))]).optional();
 
 const schemas = {
   [VERBS.runCommand]: z.object({ text: z.string().min(1).max(1000) }),
@@ -36,7 +38,8 @@ const schemas = {
     customerId,
     operationId,
     addAnother: z.boolean(),
-    batchId: z.string().max(100).regex(/^[A-Za-z0-9_.:-]*$/).optional(),
+    seriesId: seriesPart(22),
+    seriesKey: seriesPart(43),
     addedSoFar: z.coerce.number().int().min(0).max(10_000).optional(),
     firstName: shortText(200),
     lastName: shortText(200),
@@ -47,6 +50,7 @@ const schemas = {
     role: shortText(40),
     licenses: idList,
   }),
+  [VERBS.finishSeries]: z.object({ customerId, seriesId: z.string().regex(/^[A-Za-z0-9_-]{22}$/), seriesKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }),
   [VERBS.manageLicenses]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
   [VERBS.saveLicenses]: z.object({
     customerId,
@@ -74,7 +78,7 @@ function parseFilter(value: string | undefined): UserFilter {
 }
 
 export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
-  if (typeof verb !== 'string' || !(verb in schemas)) return { ok: false, reason: 'unknownVerb' };
+  if (typeof verb !== 'string' || !Object.prototype.hasOwnProperty.call(schemas, verb)) return { ok: false, reason: 'unknownVerb' };
   const parsed = schemas[verb as keyof typeof schemas].safeParse(rawData ?? {});
   if (!parsed.success) return { ok: false, reason: 'invalidData', field: parsed.error.issues[0]?.path.join('.') };
   const d = parsed.data as Record<string, unknown> & { customerId: string };
@@ -101,7 +105,7 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
           customer: v.customerId,
           operationId: v.operationId,
           addAnother: v.addAnother,
-          batchId: v.batchId || undefined,
+          series: v.seriesId && v.seriesKey ? { id: v.seriesId, key: v.seriesKey } : undefined,
           addedSoFar: v.addedSoFar ?? 0,
           fields: {
             firstName: v.firstName,
@@ -115,6 +119,10 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
           },
         },
       };
+    }
+    case VERBS.finishSeries: {
+      const v = parsed.data as z.infer<(typeof schemas)['finishSeries']>;
+      return { ok: true, command: { name: 'finishSeries', customer: v.customerId, series: { id: v.seriesId, key: v.seriesKey } } };
     }
     case VERBS.manageLicenses: {
       const v = parsed.data as z.infer<(typeof schemas)['manageLicenses']>;

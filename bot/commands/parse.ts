@@ -66,7 +66,7 @@ function splitFlags(spec: CommandSpec, tokens: string[]): { positional: string[]
       continue;
     }
     const name = m[1].toLowerCase();
-    if (!(name in allowed)) return { kind: 'badFlag', spec, flag: `--${name}` };
+    if (!Object.prototype.hasOwnProperty.call(allowed, name)) return { kind: 'badFlag', spec, flag: `--${name}` };
     if (allowed[name]) {
       const value = tokens[++i];
       if (value === undefined) return { kind: 'badArguments', spec };

@@ -41,6 +41,7 @@ export const COMMANDS: CommandSpec[] = [
 /** Commands that only card buttons produce, with the access of the command they belong to. */
 const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
   createUser: 'admin',
+  finishSeries: 'admin',
   manageLicenses: 'admin',
   saveLicenses: 'admin',
   confirmResetPassword: 'helpdesk',

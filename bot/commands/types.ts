@@ -13,7 +13,8 @@ export type Command =
   | { name: 'users'; customer: string; filter: UserFilter; role?: UserRole; search?: string; page: number }
   | { name: 'licenses'; customer: string }
   | { name: 'addUser'; customer: string }
-  | { name: 'createUser'; customer: string; operationId: string; addAnother: boolean; batchId?: string; addedSoFar: number; fields: CreateUserFields }
+  | { name: 'createUser'; customer: string; operationId: string; addAnother: boolean; series?: Series; addedSoFar: number; fields: CreateUserFields }
+  | { name: 'finishSeries'; customer: string; series: Series }
   | { name: 'importUsers'; customer: string }
   | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
   | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }
@@ -29,6 +30,12 @@ export type Command =
   | { name: 'revoke'; agent: string };
 
 export type CommandName = Command['name'];
+
+/** A "Save and add another" series: its id, and the key its collected passwords are sealed with. */
+export interface Series {
+  id: string;
+  key: string;
+}
 
 export interface CreateUserFields {
   firstName?: string;

@@ -1,6 +1,7 @@
 import type { AdaptiveCard } from '../../cards/elements';
 import type { Translator } from '../../cards/i18n';
 import type { Permissions } from '../../cards/verbs';
+import type { CredentialVault } from '../../services/credentials';
 import type { DirectoryService } from '../../services/directory';
 import type { Actor } from '../../services/types';
 import type { AgentRoles, CallerRole } from '../agents';
@@ -13,6 +14,9 @@ export interface HandlerContext {
   directory: DirectoryService;
   agents: AgentRoles;
   privateChannel: PrivateChannel;
+  vault: CredentialVault;
+  /** Where download links point (PUBLIC_BASE_URL). */
+  publicBaseUrl: string;
   t: Translator['t'];
   locale: string;
   caller: Actor & { tenantId: string; role: CallerRole };

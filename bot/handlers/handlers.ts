@@ -16,6 +16,7 @@ import {
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
 import { DirectoryError, isDirectoryError } from '../../services/errors';
+import { credentialsCsv } from '../../services/credentials';
 import type { Customer, CustomerUser, RestoreOutcome } from '../../services/types';
 import { mayRun } from '../agents';
 import { COMMANDS } from '../commands/table';
@@ -84,7 +85,8 @@ async function selectedUsers(ctx: HandlerContext, customer: Customer, ids: strin
  */
 async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string): Promise<AdaptiveCard> {
   if (ctx.conversation === 'personal') return credentialsCard(ctx.t, model, title);
-  const publicModel: CredentialsModel = { ...model, users: model.users.map(({ password: _omit, ...u }) => u) };
+  // The public reply names the users only: no password, no download link.
+  const publicModel: CredentialsModel = { ...model, downloadUrl: undefined, users: model.users.map(({ password: _omit, ...u }) => u) };
   const delivery = await ctx.privateChannel.send(credentialsCard(ctx.t, model, title));
   if (delivery.ok) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
   const notice = delivery.reason === 'notInstalled' ? ctx.t('private.failed.notInstalled') : ctx.t('private.failed.other');
@@ -122,34 +124,9 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
   async createUser(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const f = cmd.fields;
+    let created;
     try {
-      const created = await ctx.directory.createUser(
-        customer.id,
-        { ...f, role: (f.role || 'user') as never },
-        { actor: ctx.caller, operationId: cmd.operationId },
-      );
-      const subscriptions = await ctx.directory.getSubscriptions(customer.id);
-      const user = created.user;
-      const credentials: CredentialsModel = {
-        customer,
-        subscriptions,
-        users: [{ displayName: user.displayName, userPrincipalName: user.userPrincipalName, licenses: user.licenses, password: created.temporaryPassword || undefined }],
-      };
-      if (!cmd.addAnother) return withCredentials(ctx, credentials, ctx.t('created.title'));
-      // Save and add another: the password still goes privately now; the form comes back empty.
-      if (created.temporaryPassword && ctx.conversation !== 'personal') await withCredentials(ctx, credentials, ctx.t('created.title'));
-      const form = addUserCard(ctx.t, {
-        customer,
-        subscriptions,
-        operationId: ctx.newOperationId(),
-        batchId: cmd.batchId,
-        addedSoFar: cmd.addedSoFar + (created.replayed ? 0 : 1),
-        lastAdded: { displayName: user.displayName, userPrincipalName: user.userPrincipalName },
-      });
-      if (ctx.conversation === 'personal' && created.temporaryPassword) {
-        form.body.splice(1, 0, ...credentialsCard(ctx.t, credentials, ctx.t('created.title')).body.slice(1, -1));
-      }
-      return form;
+      created = await ctx.directory.createUser(customer.id, { ...f, role: (f.role || 'user') as never }, { actor: ctx.caller, operationId: cmd.operationId });
     } catch (err) {
       if (!isDirectoryError(err) || err.code === 'CUSTOMER_NOT_FOUND') throw err;
       // A user mistake: the form comes back with what was typed and what to fix.
@@ -157,12 +134,39 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         customer,
         subscriptions: await ctx.directory.getSubscriptions(customer.id),
         operationId: ctx.newOperationId(),
-        batchId: cmd.batchId,
+        series: cmd.series,
         addedSoFar: cmd.addedSoFar,
         values: { ...f, licenses: f.licenses.join(',') },
         error: describeError(ctx.t, err),
       });
     }
+    const user = created.user;
+    const credential = { displayName: user.displayName, userPrincipalName: user.userPrincipalName, password: created.temporaryPassword };
+    // A replayed submit created nothing new: its password went with the first answer.
+    const fresh = !created.replayed && !!created.temporaryPassword;
+    if (cmd.addAnother || cmd.series) {
+      const series = cmd.series ?? ctx.vault.newSeries();
+      if (fresh) await ctx.vault.addToSeries(ctx.caller.id, series.id, series.key, credential);
+      if (!cmd.addAnother) return finishSeries(ctx, customer, series);
+      return addUserCard(ctx.t, {
+        customer,
+        subscriptions: await ctx.directory.getSubscriptions(customer.id),
+        operationId: ctx.newOperationId(),
+        series,
+        addedSoFar: cmd.addedSoFar + (created.replayed ? 0 : 1),
+        lastAdded: { displayName: user.displayName, userPrincipalName: user.userPrincipalName },
+      });
+    }
+    const credentials: CredentialsModel = {
+      customer,
+      subscriptions: await ctx.directory.getSubscriptions(customer.id),
+      users: [{ ...credential, licenses: user.licenses, password: created.temporaryPassword || undefined }],
+    };
+    return withCredentials(ctx, credentials, ctx.t('created.title'));
+  },
+
+  async finishSeries(cmd, ctx) {
+    return finishSeries(ctx, await resolveCustomer(ctx, cmd.customer), cmd.series);
   },
 
   async assign(cmd, ctx) {
@@ -286,6 +290,20 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     return messageCard(ctx.t('whoami.role'), [ctx.t(removed ? 'revoke.done' : 'revoke.none', { agent: cmd.agent })]);
   },
 };
+
+/** The one confirmation of a series: every new user with its password, and a one-time CSV download. */
+async function finishSeries(ctx: HandlerContext, customer: Customer, series: { id: string; key: string }): Promise<AdaptiveCard> {
+  const credentials = await ctx.vault.takeSeries(ctx.caller.id, series.id, series.key);
+  if (!credentials.length) return messageCard(ctx.t('created.title'), [ctx.t('created.seriesEmpty')]);
+  const csv = credentialsCsv(credentials, [ctx.t('csv.displayName'), ctx.t('csv.userPrincipalName'), ctx.t('csv.password')]);
+  const token = await ctx.vault.createDownload(ctx.caller.id, `${customer.id}-new-users.csv`, csv);
+  const subscriptions = await ctx.directory.getSubscriptions(customer.id);
+  return withCredentials(
+    ctx,
+    { customer, subscriptions, users: credentials.map((c) => ({ ...c, licenses: [] })), downloadUrl: `${ctx.publicBaseUrl}/downloads/${token}` },
+    ctx.t('created.seriesTitle', { count: credentials.length, customer: customer.name }),
+  );
+}
 
 async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign'>, ctx: HandlerContext): Promise<AdaptiveCard> {
   const customer = await resolveCustomer(ctx, cmd.customer);

@@ -8,6 +8,11 @@
  *   <root>customers                      set    customer ids
  *   <root>customer-names                 hash   customerId → name (for listing and lookup by name)
  *   <root>domains                        hash   lower(domain) → customerId
+ *   <root>agent-roles                    hash   lower(agent id) → admin | helpdesk (granted in chat)
+ *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat
+ *   <root>refusals                       list   refused requests (who, what, why), newest first, capped
+ *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
+ *   <root>download:<sha256(link id)>     hash   owner, filename, expiresAt, AES-GCM sealed file; 10 min, read once
  *   <root>{c:<id>}:customer              hash   id, name, domains (comma-separated, default first)
  *   <root>{c:<id>}:skus                  hash   skuId → display name
  *   <root>{c:<id>}:seats                 hash   skuId → total seats
@@ -57,6 +62,18 @@ export class KeyLayout {
   }
   agentRoles(): string {
     return `${this.root}agent-roles`;
+  }
+  agentConversations(): string {
+    return `${this.root}agent-conversations`;
+  }
+  refusals(): string {
+    return `${this.root}refusals`;
+  }
+  credentialSeries(agentId: string, seriesId: string): string {
+    return `${this.root}{a:${agentId.toLowerCase()}}:series:${seriesId}`;
+  }
+  download(idHash: string): string {
+    return `${this.root}download:${idHash}`;
   }
 
   private tag(customerId: string): string {

@@ -1,0 +1,106 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { stringify } from 'csv-stringify/sync';
+import type { Clock } from './directory';
+import type { KeyLayout } from './store/keys';
+import type { RedisClient } from './store/redis';
+
+/**
+ * Temporary passwords waiting to reach their agent (SPEC §4). Nothing here is ever stored in clear:
+ * - a "Save and add another" series keeps its entries encrypted under a key carried by the form card;
+ * - a download keeps the CSV encrypted (AES-256-GCM) under a key that is part of the link and stored
+ *   nowhere; Redis holds the ciphertext and a hash of the link's id, both deleted on first use or expiry.
+ */
+export const DOWNLOAD_TTL_MS = 10 * 60 * 1000;
+export const SERIES_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface Credential {
+  displayName: string;
+  userPrincipalName: string;
+  password: string;
+}
+
+const b64url = (b: Buffer): string => b.toString('base64url');
+
+function encrypt(key: Buffer, plain: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), data].map(b64url).join('.');
+}
+
+function decrypt(key: Buffer, sealed: string): string | null {
+  const [iv, tag, data] = sealed.split('.').map((p) => Buffer.from(p ?? '', 'base64url'));
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Spreadsheet formulas are neutralised: a cell starting with = + - @ (or tab/CR) gets a leading apostrophe. */
+export function neutraliseFormula(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+}
+
+export function credentialsCsv(rows: Credential[], headers: [string, string, string]): string {
+  return stringify([headers, ...rows.map((r) => [r.displayName, r.userPrincipalName, r.password])].map((row) => row.map(neutraliseFormula)), {
+    bom: true,
+    record_delimiter: 'windows',
+  });
+}
+
+export type Redeemed = { ok: true; filename: string; content: string } | { ok: false; reason: 'gone' };
+
+export class CredentialVault {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeyLayout,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A new series: its id and the key the form card carries (never stored server-side). */
+  newSeries(): { id: string; key: string } {
+    return { id: b64url(randomBytes(16)), key: b64url(randomBytes(32)) };
+  }
+
+  async addToSeries(owner: string, seriesId: string, seriesKey: string, credential: Credential): Promise<void> {
+    const key = this.keys.credentialSeries(owner, seriesId);
+    await this.redis.multi().rpush(key, encrypt(Buffer.from(seriesKey, 'base64url'), JSON.stringify(credential))).pexpire(key, SERIES_TTL_MS).exec();
+  }
+
+  /** Takes (and deletes) every credential of a series; only its owner's key opens them. */
+  async takeSeries(owner: string, seriesId: string, seriesKey: string): Promise<Credential[]> {
+    const key = this.keys.credentialSeries(owner, seriesId);
+    const results = await this.redis.multi().lrange(key, 0, -1).del(key).exec();
+    const sealed = (results?.[0]?.[1] as string[] | undefined) ?? [];
+    const k = Buffer.from(seriesKey, 'base64url');
+    return sealed.map((s) => decrypt(k, s)).filter((p): p is string => p !== null).map((p) => JSON.parse(p) as Credential);
+  }
+
+  /** Stores a file for one download; returns the token that the link carries (id + key). */
+  async createDownload(owner: string, filename: string, content: string): Promise<string> {
+    const id = randomBytes(16);
+    const key = randomBytes(32);
+    const redisKey = this.keys.download(createHash('sha256').update(id).digest('hex'));
+    await this.redis
+      .multi()
+      .hset(redisKey, 'owner', owner, 'filename', filename, 'expiresAt', String(this.clock.now() + DOWNLOAD_TTL_MS), 'data', encrypt(key, content))
+      .pexpire(redisKey, DOWNLOAD_TTL_MS)
+      .exec();
+    return `${b64url(id)}.${b64url(key)}`;
+  }
+
+  /** Answers once: the stored ciphertext is deleted in the same step it is read. */
+  async redeemDownload(token: string): Promise<Redeemed> {
+    const [idPart, keyPart] = token.split('.');
+    if (!/^[A-Za-z0-9_-]{22}$/.test(idPart ?? '') || !/^[A-Za-z0-9_-]{43}$/.test(keyPart ?? '')) return { ok: false, reason: 'gone' };
+    const redisKey = this.keys.download(createHash('sha256').update(Buffer.from(idPart, 'base64url')).digest('hex'));
+    const results = await this.redis.multi().hgetall(redisKey).del(redisKey).exec();
+    const stored = (results?.[0]?.[1] as Record<string, string> | undefined) ?? {};
+    if (!stored.data || Number(stored.expiresAt) <= this.clock.now()) return { ok: false, reason: 'gone' };
+    const content = decrypt(Buffer.from(keyPart, 'base64url'), stored.data);
+    return content === null ? { ok: false, reason: 'gone' } : { ok: true, filename: stored.filename, content };
+  }
+}
