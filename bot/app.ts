@@ -11,7 +11,24 @@ import { AdminBot } from './adminBot';
 import { AgentRoles } from './agents';
 import type { Settings } from './config';
 import { createLogger } from './logger';
+import { checkProductionRedis } from './redisChecks';
 import { AgentConversations, PrivateChannel } from './privateChannel';
+
+const HEALTH_TIMEOUT_MS = 1000;
+
+async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      redis.ping().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const DEMO_DATA_FILE = join(__dirname, '..', 'data', 'demo.json');
 
@@ -31,7 +48,8 @@ export interface App {
   logger: Logger;
   /** Listens on the configured host and port (0 = any free port); resolves with the URL. */
   listen(): Promise<string>;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
+  inFlight(): number;
 }
 
 /** Wires settings → store → service → bot → HTTP. Nothing here holds a business rule. */
@@ -39,10 +57,18 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const logger = options.logger ?? createLogger(settings.logLevel);
   const redis = options.redis ?? connectRedis({ url: settings.redisUrl });
   const keys = options.keys ?? new KeyLayout();
+  let lastRedisError = '';
+  redis.on('error', (err: Error) => {
+    // ioredis reconnects by itself; log each distinct failure once instead of every retry.
+    if (err.message !== lastRedisError) logger.warn({ err: err.message }, 'redis connection problem');
+    lastRedisError = err.message;
+  });
+  redis.on('ready', () => (lastRedisError = ''));
   const clock = options.clock ?? systemClock;
   const directory = new DirectoryService({ redis, keys, clock });
   const vault = new CredentialVault(redis, keys, clock);
 
+  if (!isEmbedded(redis) && !options.redis) await checkProductionRedis(redis, logger);
   if (isEmbedded(redis)) {
     const summary = await provision(directory, await readProvisioningFile(DEMO_DATA_FILE));
     logger.info({ ...summary }, 'embedded store: no REDIS_URL, demo data loaded (data is lost when the process stops)');
@@ -85,8 +111,23 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
 
   const server = restify.createServer({ name: 'partner-admin-bot' });
   server.use(restify.plugins.bodyParser({ maxBodySize: 2 * 1024 * 1024 }));
+  let ready = false;
+  let stopping = false;
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
   server.post('/api/messages', async (req, res) => {
-    await adapter.process(req, res, (context) => bot.run(context));
+    if (!ready) {
+      res.setHeader('Retry-After', '1');
+      res.sendRaw(503, 'not ready');
+      return;
+    }
+    inFlight++;
+    try {
+      await adapter.process(req, res, (context) => bot.run(context));
+    } finally {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    }
   });
   // One-time credential downloads: no caching anywhere, 410 once used or expired.
   server.get('/downloads/:token', async (req, res) => {
@@ -104,14 +145,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     res.setHeader('Content-Disposition', `attachment; filename="${result.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
     res.sendRaw(200, result.content);
   });
+  // Liveness plus Redis reachability; 503 while starting, stopping or when Redis does not answer within 1 s.
   server.get('/healthz', async (_req, res) => {
     const started = Date.now();
-    try {
-      await redis.ping();
-      res.json(200, { status: 'ok', redis: { reachable: true, latencyMs: Date.now() - started, embedded: isEmbedded(redis) } });
-    } catch {
-      res.json(503, { status: 'unavailable', redis: { reachable: false } });
-    }
+    const reachable = await pingWithin(redis, HEALTH_TIMEOUT_MS);
+    const status = !ready ? (stopping ? 'stopping' : 'starting') : reachable ? 'ok' : 'redis-unavailable';
+    res.json(status === 'ok' ? 200 : 503, {
+      status,
+      ready,
+      redis: { reachable, latencyMs: reachable ? Date.now() - started : null, embedded: isEmbedded(redis) },
+    });
   });
 
   return {
@@ -122,13 +165,24 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     listen: () =>
       new Promise((resolve) => {
         server.listen(settings.port, settings.host, () => {
+          ready = true;
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });
       }),
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (!options.redis) redis.disconnect();
+    /** Stops accepting requests, lets turns in flight finish (bounded), then closes Redis. */
+    close: async (graceMs = 10_000) => {
+      ready = false;
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.server.closeIdleConnections?.();
+      if (inFlight > 0) {
+        await Promise.race([new Promise<void>((resolve) => (drained = resolve)), new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())]);
+      }
+      server.server.closeAllConnections?.();
+      await closed;
+      if (!options.redis) await redis.quit().catch(() => redis.disconnect());
     },
+    inFlight: () => inFlight,
   };
 }

@@ -8,6 +8,7 @@
  *    outline icon colours).
  * 3. Prints every problem and exits 1 on any; otherwise writes the zip.
  */
+import { menuCommands } from '../bot/commands/table';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -349,6 +350,7 @@ export async function packageApp(
       appId: settings.MicrosoftAppId,
       publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://localhost:${settings.PORT ?? DEFAULT_PORT}`,
       version: appVersion(),
+      commands: menuCommands(),
     },
     options.template ?? readTemplate(path.join(manifestDir, 'manifest.template.json')),
   );

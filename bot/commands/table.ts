@@ -1,3 +1,4 @@
+import { en } from '../../cards/i18n/en';
 import type { MessageKey } from '../../cards/i18n';
 import type { Access } from '../agents';
 import type { CommandName } from './types';
@@ -12,28 +13,31 @@ export interface CommandSpec {
   usage: string;
   descriptionKey: MessageKey;
   access: Access;
+  /** Listed in the Teams command menu (the manifest's commandLists, at most 10). */
+  menu?: boolean;
 }
 
 export const COMMANDS: CommandSpec[] = [
-  { name: 'help', words: ['help'], usage: 'help', descriptionKey: 'help.cmd.help', access: 'everyone' },
-  { name: 'whoami', words: ['whoami'], usage: 'whoami', descriptionKey: 'help.cmd.whoami', access: 'everyone' },
-  { name: 'customers', words: ['customers'], usage: 'customers [text]', descriptionKey: 'help.cmd.customers', access: 'helpdesk' },
+  { name: 'help', words: ['help'], usage: 'help', descriptionKey: 'help.cmd.help', access: 'everyone', menu: true },
+  { name: 'whoami', words: ['whoami'], usage: 'whoami', descriptionKey: 'help.cmd.whoami', access: 'everyone', menu: true },
+  { name: 'customers', words: ['customers'], usage: 'customers [text]', descriptionKey: 'help.cmd.customers', access: 'helpdesk', menu: true },
   {
     name: 'users',
     words: ['users'],
     usage: 'users <customer> [--unlicensed|--licensed|--license <sku>] [--role <role>] [--search <text>] [--page <n>]',
     descriptionKey: 'help.cmd.users',
     access: 'helpdesk',
+    menu: true,
   },
-  { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk' },
-  { name: 'addUser', words: ['add', 'user'], usage: 'add user <customer>', descriptionKey: 'help.cmd.addUser', access: 'admin' },
+  { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk', menu: true },
+  { name: 'addUser', words: ['add', 'user'], usage: 'add user <customer>', descriptionKey: 'help.cmd.addUser', access: 'admin', menu: true },
   { name: 'assign', words: ['assign'], usage: 'assign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.assign', access: 'admin' },
   { name: 'unassign', words: ['unassign'], usage: 'unassign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.unassign', access: 'admin' },
-  { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk' },
+  { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk', menu: true },
   { name: 'deleteUsers', words: ['delete', 'user'], usage: 'delete user <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.deleteUser', access: 'admin' },
-  { name: 'deletedUsers', words: ['deleted', 'users'], usage: 'deleted users <customer>', descriptionKey: 'help.cmd.deletedUsers', access: 'helpdesk' },
-  { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk' },
-  { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk' },
+  { name: 'deletedUsers', words: ['deleted', 'users'], usage: 'deleted users <customer>', descriptionKey: 'help.cmd.deletedUsers', access: 'helpdesk', menu: true },
+  { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk', menu: true },
+  { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk', menu: true },
   { name: 'grant', words: ['grant'], usage: 'grant <admin|helpdesk> <agent id>', descriptionKey: 'help.cmd.grant', access: 'admin' },
   { name: 'revoke', words: ['revoke'], usage: 'revoke <agent id>', descriptionKey: 'help.cmd.revoke', access: 'admin' },
 ];
@@ -54,4 +58,9 @@ export function accessOf(name: CommandName): Access {
 
 export function specOf(name: CommandName): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
+}
+
+/** The Teams command menu, derived from the table (English: the manifest is not localised here). */
+export function menuCommands(): Array<{ title: string; description: string }> {
+  return COMMANDS.filter((c) => c.menu).map((c) => ({ title: c.words.join(' '), description: String(en[c.descriptionKey]).slice(0, 128) }));
 }
