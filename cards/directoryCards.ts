@@ -73,6 +73,8 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   ];
   if (m.notice) body.push(text(m.notice));
   body.push(text(t('users.showing', { from, to, total: page.total }), { isSubtle: true }));
+  // Up here rather than among the card's actions: hosts draw at most 5 actions (the SDK's default maxActions).
+  body.push(actionSet([execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })]));
   if (m.role) body.push(text(t('users.roleFilter', { role: t(`role.${m.role}`) }), { isSubtle: true, spacing: 'None' }));
   body.push(
     choiceSet(
@@ -122,7 +124,6 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   if (m.permissions.resetPassword) actions.push(execute(t('users.resetPassword'), VERBS.resetPassword, selection, { inputs: true }));
   if (m.permissions.manageUsers) actions.push(execute(t('users.delete'), VERBS.deleteUsers, selection, { inputs: true, style: 'destructive' }));
   actions.push(execute(t('users.deleted', { count: m.deletedCount }), VERBS.deletedUsers, { customerId: m.customer.id }));
-  actions.push(execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id }));
   return card(body, actions);
 }
 
@@ -278,25 +279,33 @@ export interface LicenseResultsModel {
   results: Array<{ user: Pick<CustomerUser, 'displayName' | 'userPrincipalName'>; changed: boolean; added: string[]; removed: string[] }>;
 }
 
+const RESULTS_BUDGET_BYTES = 20 * 1024;
+
 export function licenseResultsCard(t: T, m: LicenseResultsModel): AdaptiveCard {
   const body: CardElement[] = [heading(t('manage.resultsTitle', { customer: m.customer.name }))];
   if (!m.results.some((r) => r.changed)) body.push(text(t('manage.nothingChanged')));
-  for (const r of m.results.slice(0, 100)) {
-    body.push(
-      container(
-        [
-          text(`${r.user.displayName} \u2014 ${r.user.userPrincipalName}`, { weight: 'Bolder' }),
-          text(
-            r.changed
-              ? t('manage.userChanged', { added: licenseNames(m.subscriptions, r.added, t), removed: licenseNames(m.subscriptions, r.removed, t) })
-              : t('manage.userUnchanged'),
-            { spacing: 'None' },
-          ),
-        ],
-        { separator: true },
-      ),
+  // As many results as fit well under Teams' 28 KB card limit; the rest are counted.
+  let bytes = 0;
+  let shown = 0;
+  for (const r of m.results) {
+    const entry = container(
+      [
+        text(`${r.user.displayName} \u2014 ${r.user.userPrincipalName}`, { weight: 'Bolder' }),
+        text(
+          r.changed
+            ? t('manage.userChanged', { added: licenseNames(m.subscriptions, r.added, t), removed: licenseNames(m.subscriptions, r.removed, t) })
+            : t('manage.userUnchanged'),
+          { spacing: 'None' },
+        ),
+      ],
+      { separator: true },
     );
+    bytes += Buffer.byteLength(JSON.stringify(entry));
+    if (bytes > RESULTS_BUDGET_BYTES) break;
+    body.push(entry);
+    shown++;
   }
+  if (shown < m.results.length) body.push(text(t('manage.moreResults', { count: m.results.length - shown }), { isSubtle: true, separator: true }));
   return card(body, [execute(t('common.back'), VERBS.users, { customerId: m.customer.id }), execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })]);
 }
 

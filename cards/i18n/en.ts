@@ -132,6 +132,7 @@ export const en = {
   'manage.userChanged': 'Added: {added}. Removed: {removed}.',
   'manage.userUnchanged': 'No change.',
   'manage.nothingChanged': 'Nothing to change: the licenses already match.',
+  'manage.moreResults': { one: '\u2026 and {count} more user, not listed here.', other: '\u2026 and {count} more users, not listed here.' },
 
   'reset.title': 'Reset password',
   'reset.confirm': 'Reset the password of {name} ({upn})? The current password stops working at once.',
