@@ -492,8 +492,7 @@ function scriptError(customerId: string, reply: ScriptReply): DirectoryError {
     case 'UNKNOWN_LICENSE':
       return new DirectoryError(code, { license: p[0] });
     case 'DOMAIN_NOT_IN_CUSTOMER':
-      // The same error as the form-level check (validateDomain): the field is named.
-      return new DirectoryError('INVALID_FIELD', { field: 'domain', reason: 'notCustomerDomain', domain: p[0] });
+      return new DirectoryError(code, { field: 'domain', domain: p[0] });
     default:
       return new DirectoryError(code, { user: p[0] ?? '' });
   }

@@ -36,7 +36,8 @@ export function validateUsername(value: string, field = 'username'): string {
 export function validateDomain(value: string, customerDomains: string[]): string {
   const domain = value.trim().toLowerCase();
   if (!DOMAIN.test(domain)) throw invalid('domain', 'format');
-  if (!customerDomains.includes(domain)) throw new DirectoryError('INVALID_FIELD', { field: 'domain', reason: 'notCustomerDomain', domain });
+  // Its own code (the bot has a message for it); params.field names the field like INVALID_FIELD does.
+  if (!customerDomains.includes(domain)) throw new DirectoryError('DOMAIN_NOT_IN_CUSTOMER', { field: 'domain', domain });
   return domain;
 }
 

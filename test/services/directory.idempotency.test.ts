@@ -1,0 +1,177 @@
+/**
+ * Operation ids (SPEC §3): the same operation delivered again — later, or ten times at once — has one
+ * effect and returns the first result.
+ */
+import { DAY_MS } from '../../services/directory';
+import { createTestDirectory, SeededCustomer, TestDirectory } from '../support/testDirectory';
+
+const CID = 'contoso';
+let t: TestDirectory;
+let c: SeededCustomer;
+
+beforeEach(async () => {
+  t = await createTestDirectory({ passwords: 'deterministic' });
+  c = await t.seed({
+    id: CID,
+    users: [
+      { username: 'alice', displayName: 'Alice', licenses: ['O365_E3'] },
+      { username: 'bob', displayName: 'Bob', licenses: ['SPE_E5'] },
+    ],
+  });
+});
+
+afterEach(async () => {
+  await t.cleanup();
+});
+
+/** Everything a user could notice: users, seats, counts, audit. */
+async function snapshot() {
+  const ids = (await t.directory.listUsers(CID, { pageSize: 100 })).users.map((u) => u.id);
+  const deleted = (await t.directory.listDeletedUsers(CID)).map((u) => u.id);
+  return {
+    users: await t.directory.readUsers(CID, [...ids, ...deleted].sort()),
+    subscriptions: await t.directory.getSubscriptions(CID),
+    counts: await t.directory.getCounts(CID),
+    audit: await t.directory.audit(CID, 1, 1000),
+  };
+}
+
+const op = (operationId: string) => ({ actor: t.actor, operationId });
+const newUser = { username: 'dave', displayName: 'Dave', usageLocation: 'US', licenses: ['O365_E3'] };
+
+describe('the same operation id again returns the first result and changes nothing', () => {
+  it('createUser', async () => {
+    const first = await t.directory.createUser(CID, newUser, op('op-create'));
+    expect(first.replayed).toBe(false);
+    expect(first.temporaryPassword).not.toBe('');
+    const before = await snapshot();
+    const again = await t.directory.createUser(CID, newUser, op('op-create'));
+    expect(again).toMatchObject({ replayed: true, temporaryPassword: '' });
+    expect(again.user).toEqual(first.user);
+    expect(await snapshot()).toEqual(before);
+    // The password shown the first time is still the one that works.
+    expect(await t.directory.verifyUserPassword(CID, first.user.id, first.temporaryPassword)).toBe(true);
+  });
+
+  it('changeLicenses (assign), even after the state moved on', async () => {
+    const alice = c.user('alice');
+    const first = await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign'));
+    expect(first).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2 }]);
+    await t.directory.changeLicenses(CID, [{ userId: alice.id }], { remove: ['SPE_E5'] }, op('op-unassign'));
+    const before = await snapshot();
+    const again = await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign'));
+    expect(again).toEqual(first);
+    expect(await snapshot()).toEqual(before);
+    expect((await t.directory.getUser(CID, alice.id)).licenses).toEqual(['O365_E3']);
+  });
+
+  it('deleteUsers, even after the user was restored', async () => {
+    const bob = c.user('bob');
+    const first = await t.directory.deleteUsers(CID, [{ userId: bob.id }], op('op-delete'));
+    await t.directory.restoreUsers(CID, [{ userId: bob.id }], op('op-restore'));
+    const before = await snapshot();
+    expect(await t.directory.deleteUsers(CID, [{ userId: bob.id }], op('op-delete'))).toEqual(first);
+    expect(await snapshot()).toEqual(before);
+    expect((await t.directory.getUser(CID, bob.id)).state).toBe('active');
+  });
+
+  it('restoreUsers', async () => {
+    const bob = c.user('bob');
+    await t.directory.deleteUsers(CID, [{ userId: bob.id }], op('op-delete'));
+    const first = await t.directory.restoreUsers(CID, [{ userId: bob.id }, { userId: 'ghost' }], op('op-restore'));
+    expect(first.map((o) => o.ok)).toEqual([true, false]);
+    const before = await snapshot();
+    expect(await t.directory.restoreUsers(CID, [{ userId: bob.id }, { userId: 'ghost' }], op('op-restore'))).toEqual(first);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('resetPassword: the first password keeps working', async () => {
+    const alice = c.user('alice');
+    const first = await t.directory.resetPassword(CID, { userId: alice.id }, op('op-reset'));
+    expect(first.replayed).toBe(false);
+    const before = await snapshot();
+    const again = await t.directory.resetPassword(CID, { userId: alice.id }, op('op-reset'));
+    expect(again).toMatchObject({ replayed: true, temporaryPassword: '' });
+    expect(again.user).toEqual(first.user);
+    expect(await snapshot()).toEqual(before);
+    expect(await t.directory.verifyUserPassword(CID, alice.id, first.temporaryPassword)).toBe(true);
+  });
+
+  it('a refused operation replays its refusal and audits it once', async () => {
+    const alice = c.user('alice');
+    const fail = () => t.directory.changeLicenses(CID, [{ userId: alice.id, expectedVersion: 7 }], { add: ['SPE_E5'] }, op('op-stale'));
+    await expect(fail()).rejects.toMatchObject({ code: 'STALE' });
+    const before = await snapshot();
+    await expect(fail()).rejects.toMatchObject({ code: 'STALE' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a different operation id is a different operation', async () => {
+    const alice = c.user('alice');
+    await t.directory.resetPassword(CID, { userId: alice.id }, op('op-reset-1'));
+    const second = await t.directory.resetPassword(CID, { userId: alice.id }, op('op-reset-2'));
+    expect(second).toMatchObject({ replayed: false });
+    expect(second.user.version).toBe(3);
+  });
+});
+
+describe('sent 10 times at once, an operation applies once', () => {
+  const tenTimes = <T>(fn: () => Promise<T>) => Promise.all(Array.from({ length: 10 }, fn));
+
+  it('createUser: one user, one password, nine replays of the same id', async () => {
+    const auditBefore = (await t.directory.audit(CID)).total;
+    const results = await tenTimes(() => t.directory.createUser(CID, newUser, op('op-create-10')));
+    expect(new Set(results.map((r) => r.user.id)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(results.filter((r) => r.temporaryPassword !== '')).toHaveLength(1);
+    expect((await t.directory.getCounts(CID)).active).toBe(3);
+    expect((await t.directory.getSubscriptions(CID)).find((s) => s.skuId === 'O365_E3')?.assignedSeats).toBe(2);
+    expect((await t.directory.audit(CID)).total).toBe(auditBefore + 1);
+  });
+
+  it('changeLicenses: one seat, one version step, identical results', async () => {
+    const alice = c.user('alice');
+    const results = await tenTimes(() => t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign-10')));
+    for (const r of results) expect(r).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2 }]);
+    expect((await t.directory.getUser(CID, alice.id)).version).toBe(2);
+    expect((await t.directory.getSubscriptions(CID)).find((s) => s.skuId === 'SPE_E5')?.assignedSeats).toBe(2);
+    expect((await t.directory.audit(CID, 1, 2)).entries.map((e) => e.action)).toEqual(['change-licenses', 'create-user']);
+  });
+
+  it('deleteUsers and restoreUsers: one deletion, one restore', async () => {
+    const bob = c.user('bob');
+    const deletions = await tenTimes(() => t.directory.deleteUsers(CID, [{ userId: bob.id }], op('op-delete-10')));
+    for (const d of deletions) expect(d).toEqual(deletions[0]);
+    expect((await t.directory.getCounts(CID)).deleted).toBe(1);
+    const restores = await tenTimes(() => t.directory.restoreUsers(CID, [{ userId: bob.id }], op('op-restore-10')));
+    for (const r of restores) expect(r).toEqual([expect.objectContaining({ ok: true, restoredLicenses: ['SPE_E5'] })]);
+    expect(await t.directory.getCounts(CID)).toEqual({ active: 2, unlicensed: 0, deleted: 0 });
+    expect((await t.directory.getUser(CID, bob.id)).version).toBe(3);
+    expect((await t.directory.audit(CID, 1, 3)).entries.map((e) => e.action)).toEqual(['restore-users', 'delete-users', 'create-user']);
+  });
+
+  it('resetPassword: one new password, and it is the one that works', async () => {
+    const alice = c.user('alice');
+    const results = await tenTimes(() => t.directory.resetPassword(CID, { userId: alice.id }, op('op-reset-10')));
+    const fresh = results.filter((r) => !r.replayed);
+    expect(fresh).toHaveLength(1);
+    expect(results.filter((r) => r.temporaryPassword !== '')).toHaveLength(1);
+    expect(await t.directory.verifyUserPassword(CID, alice.id, fresh[0].temporaryPassword)).toBe(true);
+    expect((await t.directory.getUser(CID, alice.id)).version).toBe(2);
+  });
+});
+
+describe('operation results are kept for 48 hours of real time', () => {
+  it('still replays after the fake clock moved 24 h, and the key lives ≥ 24 h', async () => {
+    const alice = c.user('alice');
+    const first = await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-kept'));
+    const ttl = await t.redis.pttl(t.keys.operation(CID, 'op-kept'));
+    expect(ttl).toBeGreaterThanOrEqual(24 * 3600_000);
+    expect(ttl).toBeLessThanOrEqual(48 * 3600_000);
+
+    t.clock.advance(DAY_MS);
+    const before = await snapshot();
+    expect(await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-kept'))).toEqual(first);
+    expect(await snapshot()).toEqual(before);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * Users and licenses listing: filters, role, text search, their combinations, paging and sorting —
+ * compared with a reference computed from the stored users — and the cost of a page on a big customer.
+ */
+import { CustomerUser, ListUsersQuery } from '../../services/types';
+import { createTestDirectory, SeedUser, TestDirectory } from '../support/testDirectory';
+import { commandLog, countOf } from './commandLog';
+
+const CID = 'contoso';
+
+/** Reference order: display name without regard to case, then UPN. */
+const byDisplayName = (a: CustomerUser, b: CustomerUser) => {
+  const ka = `${a.displayName.toLowerCase()}\x01${a.userPrincipalName.toLowerCase()}`;
+  const kb = `${b.displayName.toLowerCase()}\x01${b.userPrincipalName.toLowerCase()}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
+
+function reference(users: CustomerUser[], q: ListUsersQuery): CustomerUser[] {
+  const f = q.filter ?? { kind: 'all' };
+  const s = q.search?.trim().toLowerCase() ?? '';
+  return users
+    .filter((u) => u.state === 'active')
+    .filter((u) =>
+      f.kind === 'licensed' ? u.licenses.length > 0 : f.kind === 'unlicensed' ? u.licenses.length === 0 : f.kind === 'license' ? u.licenses.includes(f.skuId) : true,
+    )
+    .filter((u) => !q.role || u.role === q.role)
+    .filter((u) => !s || u.displayName.toLowerCase().includes(s) || u.userPrincipalName.toLowerCase().includes(s))
+    .sort(byDisplayName);
+}
+
+describe('listing a small customer', () => {
+  let t: TestDirectory;
+  let everyone: CustomerUser[];
+
+  const users: SeedUser[] = [
+    { username: 'alice', displayName: 'alice Smith', licenses: ['O365_E3'] },
+    { username: 'aaron', displayName: 'Aaron Smithers', licenses: ['O365_E3', 'SPE_E5'], role: 'global-admin' },
+    { username: 'adam', displayName: 'adam', role: 'user-admin' },
+    { username: 'bea', displayName: 'Bea Brown', domain: 'contoso.com', licenses: ['SPE_E5'] },
+    { username: 'bob', displayName: 'Bob', licenses: ['O365_E3'], role: 'user-admin' },
+    { username: 'bob2', displayName: 'BOB', domain: 'contoso.com' },
+    { username: 'yann', displayName: 'Yann Le Smith', licenses: ['O365_E3'], role: 'billing-admin' },
+    { username: 'zed', displayName: 'zed', role: 'billing-admin' },
+    { username: 'zoe.smith', displayName: 'Zoë Z', licenses: ['O365_E3', 'SPE_E5'], role: 'user-admin' },
+    { username: 'carl', displayName: 'Carl Brown', licenses: ['SPE_E5'], role: 'user-admin' },
+    { username: 'dora', displayName: 'Dora', domain: 'contoso.com', licenses: ['O365_E3'] },
+    { username: 'gone', displayName: 'Gone Smith', licenses: ['O365_E3'], role: 'user-admin' },
+    { username: 'gone2', displayName: 'Also Gone' },
+  ];
+
+  beforeAll(async () => {
+    t = await createTestDirectory({ passwords: 'deterministic' });
+    const c = await t.seed({
+      id: CID,
+      subscriptions: [
+        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 25 },
+        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 5 },
+        { skuId: 'VISIO_P2', name: 'Visio Plan 2', seats: 2 },
+      ],
+      users,
+    });
+    // Deleted users never appear in the active lists.
+    await t.directory.deleteUsers(CID, [{ userId: c.user('gone').id }, { userId: c.user('gone2').id }], { actor: t.actor });
+    everyone = (await t.directory.readUsers(CID, c.users.map((u) => u.id))) as CustomerUser[];
+    expect(everyone.filter((u) => u.state === 'active')).toHaveLength(11);
+  });
+
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  /** Reads every page of a query with page size 3 and checks totals on each. */
+  async function allPages(q: ListUsersQuery): Promise<{ upns: string[]; total: number }> {
+    const first = await t.directory.listUsers(CID, { ...q, page: 1, pageSize: 3 });
+    const upns = first.users.map((u) => u.userPrincipalName);
+    expect(first.pageCount).toBe(Math.max(1, Math.ceil(first.total / 3)));
+    for (let page = 2; page <= first.pageCount; page++) {
+      const p = await t.directory.listUsers(CID, { ...q, page, pageSize: 3 });
+      expect([p.total, p.page, p.pageSize, p.pageCount]).toEqual([first.total, page, 3, first.pageCount]);
+      expect(p.users.length).toBe(page < first.pageCount ? 3 : first.total - 3 * (page - 1));
+      upns.push(...p.users.map((u) => u.userPrincipalName));
+    }
+    return { upns, total: first.total };
+  }
+
+  const queries: Array<[string, ListUsersQuery]> = [
+    ['all', {}],
+    ['licensed', { filter: { kind: 'licensed' } }],
+    ['unlicensed', { filter: { kind: 'unlicensed' } }],
+    ['license O365_E3', { filter: { kind: 'license', skuId: 'O365_E3' } }],
+    ['license SPE_E5', { filter: { kind: 'license', skuId: 'SPE_E5' } }],
+    ['license nobody holds', { filter: { kind: 'license', skuId: 'VISIO_P2' } }],
+    ['role user-admin', { role: 'user-admin' }],
+    ['role nobody has', { role: 'service-admin' }],
+    ['search in display names', { search: 'SMITH' }],
+    ['search in UPNs (domain)', { search: '@contoso.com' }],
+    ['search in UPNs (username)', { search: 'zoe.' }],
+    ['search with spaces around', { search: '  brown ' }],
+    ['search nothing matches', { search: 'xyz' }],
+    ['licensed + role', { filter: { kind: 'licensed' }, role: 'user-admin' }],
+    ['unlicensed + role', { filter: { kind: 'unlicensed' }, role: 'user-admin' }],
+    ['license + role', { filter: { kind: 'license', skuId: 'SPE_E5' }, role: 'user-admin' }],
+    ['license + search', { filter: { kind: 'license', skuId: 'O365_E3' }, search: 'smith' }],
+    ['unlicensed + search', { filter: { kind: 'unlicensed' }, search: 'b' }],
+    ['licensed + search', { filter: { kind: 'licensed' }, search: 'brown' }],
+    ['role + search', { role: 'billing-admin', search: 'smith' }],
+    ['license + role + search', { filter: { kind: 'license', skuId: 'O365_E3' }, role: 'user-admin', search: 'Z' }],
+  ];
+
+  it.each(queries)('%s: every page, sorted by display name (case-insensitive), totals right', async (_name, q) => {
+    const expected = reference(everyone, q).map((u) => u.userPrincipalName);
+    const got = await allPages(q);
+    expect(got).toEqual({ upns: expected, total: expected.length });
+  });
+
+  it('the reference queries are not trivial: they cover empty, single-page and multi-page results', () => {
+    const sizes = queries.map(([, q]) => reference(everyone, q).length);
+    expect(sizes).toContain(0);
+    expect(sizes.some((n) => n > 0 && n <= 3)).toBe(true);
+    expect(sizes.some((n) => n > 6)).toBe(true);
+  });
+
+  it('sorts without regard to case, shorter name first, equal names by UPN', async () => {
+    const page = await t.directory.listUsers(CID, { pageSize: 100 });
+    expect(page.users.map((u) => u.displayName)).toEqual([
+      'Aaron Smithers',
+      'adam',
+      'alice Smith',
+      'Bea Brown',
+      'BOB',
+      'Bob',
+      'Carl Brown',
+      'Dora',
+      'Yann Le Smith',
+      'zed',
+      'Zoë Z',
+    ]);
+    expect(page.users.slice(4, 6).map((u) => u.userPrincipalName)).toEqual(['bob2@contoso.com', 'bob@contoso.onmicrosoft.com']);
+  });
+
+  it('returns users with their licenses, and the text search never matches the internal id', async () => {
+    const page = await t.directory.listUsers(CID, { search: 'aaron' });
+    expect(page.users).toEqual([expect.objectContaining({ displayName: 'Aaron Smithers', licenses: ['O365_E3', 'SPE_E5'], role: 'global-admin' })]);
+    const idPart = page.users[0].id.slice(0, 8).toLowerCase();
+    const expected = reference(everyone, { search: idPart });
+    expect((await t.directory.listUsers(CID, { search: idPart })).total).toBe(expected.length);
+  });
+
+  it('a page past the end is empty with the right total; page size is capped at 100', async () => {
+    expect(await t.directory.listUsers(CID, { page: 9, pageSize: 5 })).toEqual({ users: [], total: 11, page: 9, pageSize: 5, pageCount: 3 });
+    expect((await t.directory.listUsers(CID, { pageSize: 1000 })).pageSize).toBe(100);
+    expect((await t.directory.listUsers(CID, { page: 0 })).page).toBe(1);
+  });
+
+  it('follows changes: assigning, unassigning, deleting and restoring move users between the lists', async () => {
+    const dora = everyone.find((u) => u.username === 'dora') as CustomerUser;
+    const upnsOf = async (q: ListUsersQuery) => (await t.directory.listUsers(CID, { ...q, pageSize: 100 })).users.map((u) => u.username);
+    await t.directory.changeLicenses(CID, [{ userId: dora.id }], { remove: ['O365_E3'], add: ['VISIO_P2'] }, { actor: t.actor });
+    expect(await upnsOf({ filter: { kind: 'license', skuId: 'VISIO_P2' } })).toEqual(['dora']);
+    expect(await upnsOf({ filter: { kind: 'license', skuId: 'O365_E3' } })).not.toContain('dora');
+    await t.directory.changeLicenses(CID, [{ userId: dora.id }], { remove: ['VISIO_P2'] }, { actor: t.actor });
+    expect(await upnsOf({ filter: { kind: 'unlicensed' } })).toContain('dora');
+    expect(await upnsOf({ filter: { kind: 'licensed' } })).not.toContain('dora');
+    await t.directory.deleteUsers(CID, [{ userId: dora.id }], { actor: t.actor });
+    expect(await upnsOf({})).not.toContain('dora');
+    expect(await upnsOf({ filter: { kind: 'unlicensed' } })).not.toContain('dora');
+    await t.directory.restoreUsers(CID, [{ userId: dora.id }], { actor: t.actor });
+    expect(await upnsOf({ filter: { kind: 'unlicensed' } })).toContain('dora');
+    expect(await t.directory.getCounts(CID)).toEqual({ active: 11, unlicensed: 4, deleted: 2 });
+  });
+});
+
+describe('listing a customer with 2,000 users', () => {
+  let t: TestDirectory;
+  let log: Awaited<ReturnType<typeof commandLog>>;
+  const N = 2000;
+  const pageSize = 25;
+  let perUser = 0;
+
+  beforeAll(async () => {
+    t = await createTestDirectory({ passwords: 'deterministic' });
+    const users: SeedUser[] = [];
+    for (let i = 0; i < N; i++) {
+      const n = String(i).padStart(4, '0');
+      users.push({
+        username: `user${n}`,
+        displayName: `${i % 3 ? 'Member' : 'member'} ${n} ${'x'.repeat(40)}`,
+        firstName: 'F'.repeat(30),
+        lastName: 'L'.repeat(30),
+        licenses: i % 5 < 2 ? [] : ['O365_E3'], // 800 unlicensed
+        role: i % 100 === 0 ? 'user-admin' : 'user',
+      });
+    }
+    await t.seed({ id: CID, subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: N }], users });
+    log = await commandLog(t);
+    // What one user costs to read: the unit for "only the page was transferred".
+    const [sample] = (await t.directory.listUsers(CID, { pageSize: 1 })).users;
+    perUser = (await log.measure(() => t.directory.getUser(CID, sample.id))).bytesRead;
+  }, 120_000);
+
+  afterAll(async () => {
+    log?.stop();
+    await t.cleanup();
+  });
+
+  it('reads an --unlicensed page with a bounded number of commands and transfers only the page', async () => {
+    // Warm-up (loads the script if this server has not seen it yet).
+    await t.directory.listUsers(CID, { filter: { kind: 'unlicensed' } });
+
+    const m = await log.measure(() => t.directory.listUsers(CID, { filter: { kind: 'unlicensed' }, page: 7, pageSize }));
+    expect(m.result.total).toBe(800);
+    expect(m.result.users).toHaveLength(pageSize);
+    expect(m.result.users.every((u) => u.licenses.length === 0)).toBe(true);
+    const names = m.result.users.map((u) => u.displayName.toLowerCase());
+    expect([...names].sort()).toEqual(names);
+
+    // One script call plus one HGETALL per user shown, nothing else.
+    expect(countOf(m.client, 'hgetall')).toBe(pageSize);
+    expect(countOf(m.client, 'evalsha')).toBe(1);
+    expect(m.client).toHaveLength(pageSize + 1);
+    expect(m.client.filter((c) => c.name === 'hgetall').map((c) => c.args[0])).toEqual(m.result.users.map((u) => t.keys.user(CID, u.id)));
+    // On the server: the counter and one range of the index, not a walk over 800 users.
+    expect(m.lua.map((c) => c.name).sort()).toEqual(['hget', 'zrangebylex']);
+    // Bytes: about the page's users, far from the 800 unlicensed users.
+    expect(perUser).toBeGreaterThan(200);
+    expect(m.bytesRead).toBeLessThan(pageSize * perUser * 1.5);
+    expect(m.bytesRead).toBeGreaterThan(pageSize * perUser * 0.7);
+  });
+
+  it('a searched page walks the index on the server but still ships only the page', async () => {
+    const m = await log.measure(() => t.directory.listUsers(CID, { search: 'member 1', role: 'user', page: 2, pageSize }));
+    expect(m.result.total).toBeGreaterThan(pageSize * 2);
+    expect(m.result.users).toHaveLength(pageSize);
+    expect(m.result.users.every((u) => u.displayName.toLowerCase().startsWith('member 1') && u.role === 'user')).toBe(true);
+    expect(countOf(m.client, 'hgetall')).toBe(pageSize);
+    expect(m.client).toHaveLength(pageSize + 1);
+    expect(m.bytesRead).toBeLessThan(pageSize * perUser * 1.5);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The embedded store (ioredis-mock, Lua through fengari) runs the same scripts: a short story from
+ * provisioning to purge, with the rules that matter most checked on the way.
+ */
+import { DAY_MS } from '../../services/directory';
+import { isEmbedded } from '../../services/store/redis';
+import { createTestDirectory, directoryErrorOf, dumpValues, TestDirectory } from '../support/testDirectory';
+
+const CID = 'contoso';
+let t: TestDirectory;
+
+beforeAll(async () => {
+  t = await createTestDirectory({ embedded: true, passwords: 'real' });
+});
+
+afterAll(async () => {
+  await t.cleanup();
+});
+
+it('runs on the embedded store', () => {
+  expect(isEmbedded(t.redis)).toBe(true);
+});
+
+it('provision, create with licenses, list, assign, delete, restore, purge', async () => {
+  const actor = t.actor;
+  const c = await t.seed({
+    id: CID,
+    subscriptions: [
+      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 3 },
+      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 1 },
+    ],
+    users: [{ username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] }],
+  });
+  expect(await t.directory.upsertCustomer({ id: CID, name: 'Contoso Ltd', domains: c.customer.domains, subscriptions: [
+    { skuId: 'O365_E3', name: 'Office 365 E3', seats: 3 },
+    { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 1 },
+  ] }, actor)).toEqual({ changed: 0 });
+
+  // Create with two licenses; the temporary password is hashed, never stored.
+  const bob = await t.directory.createUser(
+    CID,
+    { username: 'Bob', displayName: 'bob Jones', usageLocation: 'gb', licenses: ['SPE_E5', 'O365_E3'] },
+    { actor, operationId: 'op-1' },
+  );
+  expect(bob.user).toMatchObject({ userPrincipalName: 'Bob@contoso.onmicrosoft.com', licenses: ['O365_E3', 'SPE_E5'], version: 1, state: 'active', usageLocation: 'GB' });
+  expect(bob.user.createdAt).toBe(t.clock.now());
+  expect(await t.directory.verifyUserPassword(CID, bob.user.id, bob.temporaryPassword)).toBe(true);
+  expect([...(await dumpValues(t)).values()].flat().join('\n')).not.toContain(bob.temporaryPassword);
+  const replay = await t.directory.createUser(CID, { username: 'Bob', displayName: 'bob Jones', usageLocation: 'GB' }, { actor, operationId: 'op-1' });
+  expect(replay).toMatchObject({ replayed: true, user: { id: bob.user.id } });
+
+  // All or nothing: no E5 seat left.
+  const noSeat = await directoryErrorOf(
+    t.directory.createUser(CID, { username: 'carol', displayName: 'Carol', usageLocation: 'US', licenses: ['O365_E3', 'SPE_E5'] }, { actor }),
+  );
+  expect([noSeat.code, noSeat.params.license, noSeat.params.seatsLeft]).toEqual(['NO_SEATS', 'SPE_E5', 0]);
+  const taken = await directoryErrorOf(t.directory.createUser(CID, { username: 'BOB', displayName: 'B', usageLocation: 'US' }, { actor }));
+  expect(taken.code).toBe('UPN_TAKEN');
+  const carol = await t.directory.createUser(CID, { username: 'carol', displayName: 'Carol', usageLocation: 'US' }, { actor });
+
+  // List: sorted by display name without regard to case, filters and search.
+  const all = await t.directory.listUsers(CID);
+  expect(all.users.map((u) => u.displayName)).toEqual(['Alice Smith', 'bob Jones', 'Carol']);
+  expect(all.total).toBe(3);
+  expect((await t.directory.listUsers(CID, { filter: { kind: 'unlicensed' } })).users.map((u) => u.username)).toEqual(['carol']);
+  expect((await t.directory.listUsers(CID, { filter: { kind: 'licensed' } })).total).toBe(2);
+  expect((await t.directory.listUsers(CID, { filter: { kind: 'license', skuId: 'SPE_E5' } })).users.map((u) => u.username)).toEqual(['Bob']);
+  expect((await t.directory.listUsers(CID, { search: 'JONES' })).users.map((u) => u.username)).toEqual(['Bob']);
+  expect((await t.directory.listUsers(CID, { pageSize: 2, page: 2 })).users.map((u) => u.username)).toEqual(['carol']);
+
+  // Assign: the last E3 seat, then none left.
+  const [assigned] = await t.directory.changeLicenses(CID, [{ userId: carol.user.id, expectedVersion: 1 }], { add: ['O365_E3'] }, { actor });
+  expect(assigned).toEqual({ userId: carol.user.id, changed: true, added: ['O365_E3'], removed: [], version: 2 });
+  const stale = await directoryErrorOf(t.directory.changeLicenses(CID, [{ userId: carol.user.id, expectedVersion: 1 }], { remove: ['O365_E3'] }, { actor }));
+  expect(stale.code).toBe('STALE');
+  expect((await t.directory.getSubscriptions(CID)).map((s) => [s.skuId, s.assignedSeats, s.availableSeats])).toEqual([
+    ['O365_E3', 3, 0],
+    ['SPE_E5', 1, 0],
+  ]);
+
+  // Reset password.
+  const reset = await t.directory.resetPassword(CID, { userId: bob.user.id }, { actor });
+  expect(await t.directory.verifyUserPassword(CID, bob.user.id, bob.temporaryPassword)).toBe(false);
+  expect(await t.directory.verifyUserPassword(CID, bob.user.id, reset.temporaryPassword)).toBe(true);
+
+  // Delete frees the seats; the E5 seat is taken meanwhile; restore on day 29 names it.
+  await t.directory.deleteUsers(CID, [{ userId: bob.user.id }, { userId: c.user('alice').id }], { actor });
+  expect(await t.directory.getCounts(CID)).toEqual({ active: 1, unlicensed: 0, deleted: 2 });
+  expect((await t.directory.listDeletedUsers(CID)).map((u) => u.daysLeft)).toEqual([30, 30]);
+  await t.directory.changeLicenses(CID, [{ userId: carol.user.id }], { add: ['SPE_E5'] }, { actor });
+  t.clock.advance(29 * DAY_MS);
+  const [restored] = await t.directory.restoreUsers(CID, [{ userId: bob.user.id }], { actor });
+  expect(restored).toEqual({ userId: bob.user.id, ok: true, userPrincipalName: 'Bob@contoso.onmicrosoft.com', restoredLicenses: ['O365_E3'], notRestoredLicenses: ['SPE_E5'] });
+  expect(await t.directory.getUser(CID, bob.user.id)).toMatchObject({ state: 'active', licenses: ['O365_E3'], version: 4 });
+
+  // Day 31: alice cannot be restored any more, and is purged once.
+  t.clock.advance(2 * DAY_MS);
+  const [late] = await t.directory.restoreUsers(CID, [{ userId: c.user('alice').id }], { actor });
+  expect(late).toMatchObject({ ok: false, error: 'RESTORE_WINDOW_OVER' });
+  const purged = await Promise.all([t.directory.purgeExpired(CID), t.directory.purgeExpired()]);
+  expect(purged[0] + purged[1]).toBe(1);
+  expect(await t.directory.getCounts(CID)).toEqual({ active: 2, unlicensed: 0, deleted: 0 });
+  expect((await t.scanKeys()).filter((k) => k.includes(c.user('alice').id) && !k.includes(':op:'))).toEqual([]);
+
+  // The audit saw every change, newest first.
+  const log = await t.directory.audit(CID, 1, 4);
+  expect(log.entries.map((e) => [e.action, e.result])).toEqual([
+    ['purge', 'ok'],
+    ['restore-users', 'ok'],
+    ['restore-users', 'ok'],
+    ['change-licenses', 'ok'],
+  ]);
+  expect(log.entries[0].actorId).toBe('system');
+  expect(log.entries[1]).toMatchObject({ actorId: actor.id, actorName: actor.name });
+});

@@ -1,0 +1,92 @@
+import {
+  generateTemporaryPassword,
+  hashPassword,
+  meetsPasswordPolicy,
+  PASSWORD_LENGTH,
+  verifyPassword,
+} from '../../services/passwords';
+import { deterministicPasswords } from '../support/testDirectory';
+
+/** Entra's allowed symbols (Microsoft Entra password policies). */
+const ENTRA_SYMBOLS = `@#$%^&*-_!+=[]{}|\\:',.?/\`~"();<> `;
+const LOOK_ALIKES = /[0Oo1lI]/;
+
+describe('generateTemporaryPassword', () => {
+  const sample = Array.from({ length: 3000 }, () => generateTemporaryPassword());
+
+  it('meets the policy every time: ≥ 14, upper, lower, digit, an Entra symbol, no look-alikes', () => {
+    for (const p of sample) {
+      expect(p.length).toBeGreaterThanOrEqual(14);
+      expect(p).toHaveLength(PASSWORD_LENGTH);
+      expect(p).toMatch(/[A-Z]/);
+      expect(p).toMatch(/[a-z]/);
+      expect(p).toMatch(/[2-9]/);
+      expect(p).not.toMatch(LOOK_ALIKES);
+      expect([...p].some((ch) => ENTRA_SYMBOLS.includes(ch))).toBe(true);
+      expect([...p].every((ch) => /[A-Za-z2-9]/.test(ch) || ENTRA_SYMBOLS.includes(ch))).toBe(true);
+      // A letter first: a spreadsheet never reads it as a formula.
+      expect(p[0]).toMatch(/[A-Za-z]/);
+      expect(meetsPasswordPolicy(p)).toBe(true);
+    }
+  });
+
+  it('is unpredictable: no repeats, and every allowed character shows up in every position after the first', () => {
+    expect(new Set(sample).size).toBe(sample.length);
+    const alphabet = new Set(sample.join(''));
+    for (const ch of 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789') expect(alphabet).toContain(ch);
+    // The required classes are shuffled, not pinned to fixed positions.
+    const digitPositions = new Set(sample.map((p) => p.search(/[2-9]/)));
+    expect(digitPositions.size).toBeGreaterThan(8);
+  });
+});
+
+describe('meetsPasswordPolicy', () => {
+  it.each([
+    ['too short', 'Ab3#efghjkmnp'],
+    ['no upper case', 'ab3#efghjkmnpq'],
+    ['no lower case', 'AB3#EFGHJKMNPQ'],
+    ['no digit', 'Abc#efghjkmnpq'],
+    ['no symbol', 'Ab3defghjkmnpq'],
+    ['a zero', 'Ab3#efghjkmnp0'],
+    ['an O', 'Ab3#efghjkmnpO'],
+    ['an o', 'Ab3#efghjkmnpo'],
+    ['a one', 'Ab3#efghjkmnp1'],
+    ['an l', 'Ab3#efghjkmnpl'],
+    ['an I', 'Ab3#efghjkmnpI'],
+  ])('refuses a password with %s', (_why, p) => {
+    expect(meetsPasswordPolicy(p)).toBe(false);
+  });
+
+  it('accepts a good one, and every deterministic test password', () => {
+    expect(meetsPasswordPolicy('Ab3#efghjkmnpq')).toBe(true);
+    const gen = deterministicPasswords();
+    const made = Array.from({ length: 100 }, gen);
+    expect(new Set(made).size).toBe(100);
+    for (const p of made) expect(meetsPasswordPolicy(p)).toBe(true);
+  });
+});
+
+describe('hashPassword / verifyPassword', () => {
+  it('salts (same password, different hashes) and verifies only the right password', async () => {
+    const [a, b] = await Promise.all([hashPassword('Xy7#secretPassw'), hashPassword('Xy7#secretPassw')]);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(a).not.toContain('Xy7#secretPassw');
+    expect(await verifyPassword('Xy7#secretPassw', a)).toBe(true);
+    expect(await verifyPassword('Xy7#secretPassw', b)).toBe(true);
+    expect(await verifyPassword('Xy7#secretpassw', a)).toBe(false);
+    expect(await verifyPassword('', a)).toBe(false);
+  });
+
+  it('uses a slow KDF: scrypt with N ≥ 2^12', async () => {
+    const [, n, r] = (await hashPassword('Xy7#secretPassw')).split('$');
+    expect(Number(n)).toBeGreaterThanOrEqual(4096);
+    expect(Number(r)).toBeGreaterThanOrEqual(8);
+  });
+
+  it('refuses stored values of another scheme or without a hash', async () => {
+    expect(await verifyPassword('x', 'plain$x')).toBe(false);
+    expect(await verifyPassword('x', '')).toBe(false);
+    expect(await verifyPassword('x', 'scrypt$4096$8$1$c2FsdA==')).toBe(false);
+  });
+});
