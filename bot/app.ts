@@ -20,7 +20,10 @@ async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      redis.ping().then(() => true),
+      redis.ping().then(
+        () => true,
+        () => false,
+      ),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
     ]);
   } catch {
@@ -68,7 +71,12 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const directory = new DirectoryService({ redis, keys, clock });
   const vault = new CredentialVault(redis, keys, clock);
 
-  if (!isEmbedded(redis) && !options.redis) await checkProductionRedis(redis, logger);
+  if (!isEmbedded(redis) && !options.redis) {
+    await checkProductionRedis(redis, logger).catch((err) => {
+      redis.disconnect();
+      throw err;
+    });
+  }
   if (isEmbedded(redis)) {
     const summary = await provision(directory, await readProvisioningFile(DEMO_DATA_FILE));
     logger.info({ ...summary }, 'embedded store: no REDIS_URL, demo data loaded (data is lost when the process stops)');

@@ -306,12 +306,20 @@ export class DirectoryService {
     }
     const password = options.withoutPassword ? '' : this.generatePassword();
     const id = randomUUID();
+    const now = this.clock.now();
     const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
       id, upn, username, domain, displayName, firstName, lastName, usageLocation, role, licenses.sort().join(','),
       password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(displayName, upn),
-    ], [this.keys.user(customerId, id)]);
+    ], [this.keys.user(customerId, id)], now);
     const replayed = reply.replayed;
-    const user = await this.getUser(customerId, String(reply[1]));
+    // The script wrote exactly these fields; only a replay (first result, maybe another user) reads back.
+    const user: CustomerUser = replayed
+      ? await this.getUser(customerId, String(reply[1]))
+      : {
+          id, customerId, userPrincipalName: upn, username, domain, displayName, firstName, lastName, usageLocation, role,
+          licenses: [...licenses].sort(), state: 'active', createdAt: now, deletedAt: null, rememberedLicenses: [],
+          version: Number(reply[2]), mustChangePassword: !!password, hasPassword: !!password,
+        };
     // A replay returns the first result; its password was shown then and is not kept anywhere.
     return { user, temporaryPassword: replayed ? '' : password, replayed };
   }
@@ -449,6 +457,7 @@ export class DirectoryService {
     target: string,
     args: string[],
     userKeys: string[],
+    now = this.clock.now(),
   ): Promise<ScriptReply & { replayed: boolean }> {
     if (userKeys.length > MAX_USERS_PER_CHANGE) {
       throw new DirectoryError('TOO_MANY_USERS', { max: MAX_USERS_PER_CHANGE, given: userKeys.length });
@@ -457,7 +466,7 @@ export class DirectoryService {
     const idempotent = opId !== '-';
     const keys = [...this.keys.customerKeys(customerId), this.keys.operation(customerId, opId), ...userKeys];
     let reply = await runScript(this.redis, script, keys, [
-      this.clock.now(),
+      now,
       idempotent ? OPERATION_TTL_MS : 0,
       options.actor.id,
       options.actor.name,

@@ -41,8 +41,9 @@ async function waitForPing(url: string, deadlineMs = 10_000): Promise<void> {
   }
 }
 
-export async function startThrowawayRedis(extraArgs: string[] = []): Promise<ThrowawayRedis> {
-  const port = await freePort();
+/** A redis-server of the test's own on 127.0.0.1; `port` reuses a port (to restart a stopped server). */
+export async function startThrowawayRedis(extraArgs: string[] = [], port?: number): Promise<ThrowawayRedis> {
+  port ??= await freePort();
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
