@@ -41,11 +41,6 @@ export class AdminBot extends TeamsActivityHandler {
   constructor(private readonly deps: AdminBotDeps) {
     super();
     this.onMessage(async (context, next) => {
-      if (context.activity.conversation?.conversationType === 'personal') {
-        // The agent's own 1:1 chat: remembered for later private deliveries from channels.
-        const agentId = String(context.activity.from?.aadObjectId ?? context.activity.from?.id ?? '');
-        await this.deps.conversations.remember(agentId, TurnContext.getConversationReference(context.activity)).catch(() => undefined);
-      }
       const card = await this.answerMessage(context);
       await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
       await next();
@@ -114,6 +109,10 @@ export class AdminBot extends TeamsActivityHandler {
         await this.deps.directory.recordRefusal(caller, command.name, `role ${role}`, customerId);
         log('refused', { reason: 'role', role });
         return errorCard(t, { message: t('error.notAllowed', { role: t(`agentRole.${role}`) }), hint: t('error.tryHelp') });
+      }
+      if (role !== 'none' && activity.conversation?.conversationType === 'personal') {
+        // An agent's own 1:1 chat: remembered for later private deliveries from channels.
+        await this.deps.conversations.remember(callerId, TurnContext.getConversationReference(activity)).catch(() => undefined);
       }
       const handler = handlerFor(command.name);
       if (!handler) return errorCard(t, { message: t('error.unknownCommand', { word: command.name }), hint: t('error.tryHelp') });

@@ -87,7 +87,8 @@ export class BotClient {
   conversationId(where: Where = PERSONAL): string {
     switch (where.kind) {
       case 'personal':
-        return `a:personal-${this.options.agent.aadObjectId}`;
+        // The id Teams also returns when the bot creates the 1:1 chat with this agent (see fakeConnector).
+        return `a:personal-${this.options.agent.id}`;
       case 'groupChat':
         return '19:group-chat@thread.v2';
       case 'channel':

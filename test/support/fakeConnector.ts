@@ -9,7 +9,7 @@
  *   await connector.stop();
  *
  * Recorded: POST /v3/conversations/:id/activities (send), POST …/activities/:replyTo (reply), PUT
- * …/activities/:activityId (update), POST /v3/conversations (create; answers `personal-<memberId>`). Any other
+ * …/activities/:activityId (update), POST /v3/conversations (create; answers the 1:1 chat `a:personal-<memberId>`). Any other
  * request is answered 404 and kept in `unexpected`, so a test can assert the bot called nothing else.
  */
 import { EventEmitter } from 'node:events';
@@ -131,7 +131,7 @@ export async function startFakeConnector(): Promise<FakeConnector> {
       if (createFailure !== null) return fail(res, createFailure);
       const parameters = parse() as CreatedConversation['parameters'];
       const member = parameters.members?.[0]?.id ?? 'unknown';
-      const conversation = { id: `personal-${member}`, parameters };
+      const conversation = { id: `a:personal-${member}`, parameters }; // the agent's existing 1:1 chat, as Teams answers
       created.push(conversation);
       events.emit('created', conversation);
       return json(res, 200, { id: conversation.id, activityId: `created-${++counter}` });

@@ -1,0 +1,417 @@
+/**
+ * Security model (SPEC §4–§5): roles and the tenant gate on every request, typed or clicked; temporary
+ * passwords only in the agent's 1:1 chat; one-time downloads; Bot Framework tokens; no secret anywhere.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { App, createApp } from '../../bot/app';
+import { loadSettings } from '../../bot/config';
+import { createLogger } from '../../bot/logger';
+import { VERBS } from '../../cards/verbs';
+import { DAY_MS } from '../../services/directory';
+import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, texts, visibleText, Where } from '../support/botClient';
+import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { createTestDirectory, dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
+
+const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
+const OTHER_TENANT = '11111111-2222-4333-8444-555555555555';
+const ADMIN: Agent = { id: '29:1admin', aadObjectId: 'a0000000-0000-4000-8000-000000000001', name: 'Ada Admin' };
+const HELPDESK: Agent = { id: '29:1helpdesk', aadObjectId: 'b0000000-0000-4000-8000-000000000002', name: 'Hal Helpdesk' };
+const OTHER: Agent = { id: '29:1other', aadObjectId: 'c0000000-0000-4000-8000-000000000003', name: 'Otto Other' };
+
+let t: TestDirectory;
+let c: SeededCustomer;
+let connector: FakeConnector;
+let app: App;
+let url: string;
+let logLines: string[];
+
+beforeAll(async () => {
+  connector = await startFakeConnector();
+});
+afterAll(async () => connector.stop());
+
+async function start(extraEnv: Record<string, string> = {}): Promise<void> {
+  connector.reset();
+  t = await createTestDirectory();
+  c = await t.seed({
+    id: 'contoso',
+    name: 'Contoso Ltd',
+    subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }],
+    users: [
+      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+      { username: 'bob', displayName: 'Bob Jones' },
+      { username: 'gone', displayName: 'Gone Away', licenses: ['O365_E3'] },
+    ],
+  });
+  await t.directory.deleteUsers('contoso', [{ userId: c.user('gone').id }], { actor: t.actor });
+  logLines = [];
+  const logger: Logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
+  const settings = loadSettings({
+    HOST: '127.0.0.1',
+    PARTNER_TENANT_ID: TENANT,
+    ADMIN_AGENTS: ADMIN.aadObjectId,
+    HELPDESK_AGENTS: HELPDESK.aadObjectId,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:1',
+    ...extraEnv,
+  });
+  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
+  url = await app.listen();
+}
+
+async function stop(): Promise<void> {
+  await app.close();
+  await t.cleanup();
+}
+
+const client = (agent: Agent, tenantId = TENANT) => new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId, agent });
+
+async function say(bot: BotClient, text: string, where: Where = PERSONAL): Promise<Card> {
+  const conversationId = bot.conversationId(where);
+  const before = connector.activitiesIn(conversationId).length;
+  const { status } = await bot.message(text, where);
+  expect(status).toBe(200);
+  const all = await connector.waitForActivities(conversationId, before + 1);
+  return cardOf(all[before]);
+}
+
+/** Everything about the customer except its audit trail (refusals are audited, nothing else may change). */
+async function state(): Promise<string> {
+  const values = await dumpValues(t);
+  return JSON.stringify([...values.entries()].filter(([k]) => !k.endsWith(':audit') && !k.endsWith('refusals')).sort());
+}
+
+const isRefusal = (card: Card) => /not allowed|serves only its partner/.test(visibleText(card));
+
+// ------------------------------------------------------------------------------------------ role matrix
+
+type Caller = 'admin' | 'helpdesk' | 'other' | 'otherTenant';
+const CALLERS: Record<Caller, () => BotClient> = {
+  admin: () => client(ADMIN),
+  helpdesk: () => client(HELPDESK),
+  other: () => client(OTHER),
+  otherTenant: () => client(ADMIN, OTHER_TENANT),
+};
+type Access = 'everyone' | 'helpdesk' | 'admin';
+const allowed = (access: Access, caller: Caller) =>
+  caller !== 'otherTenant' && (access === 'everyone' || caller === 'admin' || (access === 'helpdesk' && caller === 'helpdesk'));
+
+const TYPED: Array<[string, Access]> = [
+  ['help', 'everyone'],
+  ['whoami', 'everyone'],
+  ['customers', 'helpdesk'],
+  ['users contoso', 'helpdesk'],
+  ['licenses contoso', 'helpdesk'],
+  ['add user contoso', 'admin'],
+  ['assign O365_E3 contoso bob', 'admin'],
+  ['unassign O365_E3 contoso alice', 'admin'],
+  ['reset password contoso alice', 'helpdesk'],
+  ['delete user contoso alice', 'admin'],
+  ['deleted users contoso', 'helpdesk'],
+  ['restore contoso gone', 'helpdesk'],
+  ['audit contoso', 'helpdesk'],
+  ['grant helpdesk d0000000-0000-4000-8000-000000000004', 'admin'],
+  ['revoke d0000000-0000-4000-8000-000000000004', 'admin'],
+];
+
+/** Hand-crafted invokes, as a client could send them without ever seeing the button. */
+function invokes(): Array<[string, () => unknown, Access]> {
+  const alice = () => c.user('alice');
+  const op = (n: string) => `op-matrix-${n}-0001`;
+  return [
+    [VERBS.users, () => ({ customerId: 'contoso' }), 'helpdesk'],
+    [VERBS.licenses, () => ({ customerId: 'contoso' }), 'helpdesk'],
+    [VERBS.addUser, () => ({ customerId: 'contoso' }), 'admin'],
+    [VERBS.createUser, () => ({ customerId: 'contoso', operationId: op('create'), addAnother: false, displayName: 'Eve', username: 'eve', usageLocation: 'US' }), 'admin'],
+    [VERBS.manageLicenses, () => ({ customerId: 'contoso', userIds: alice().id }), 'admin'],
+    [VERBS.saveLicenses, () => ({ customerId: 'contoso', operationId: op('save'), userIds: [alice().id], versions: { [alice().id]: alice().version }, initial: { O365_E3: 'all' }, lic_O365_E3: 'none' }), 'admin'],
+    [VERBS.resetPassword, () => ({ customerId: 'contoso', userIds: alice().id }), 'helpdesk'],
+    [VERBS.confirmResetPassword, () => ({ customerId: 'contoso', userId: alice().id, version: alice().version, operationId: op('reset') }), 'helpdesk'],
+    [VERBS.deleteUsers, () => ({ customerId: 'contoso', userIds: alice().id }), 'admin'],
+    [VERBS.confirmDeleteUsers, () => ({ customerId: 'contoso', userIds: [alice().id], versions: { [alice().id]: alice().version }, operationId: op('delete') }), 'admin'],
+    [VERBS.deletedUsers, () => ({ customerId: 'contoso' }), 'helpdesk'],
+    [VERBS.restoreUsers, () => ({ customerId: 'contoso', operationId: op('restore'), userIds: c.user('gone').id }), 'helpdesk'],
+    [VERBS.audit, () => ({ customerId: 'contoso' }), 'helpdesk'],
+  ];
+}
+
+describe('who may do what (typed commands)', () => {
+  beforeEach(() => start());
+  afterEach(() => stop());
+
+  const cases = TYPED.flatMap(([text, access]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [text, caller, allowed(access, caller)] as const));
+  it.each(cases)('%s by %s → allowed: %s', async (text, caller, expected) => {
+    const before = await state();
+    const card = await say(CALLERS[caller](), text);
+    expect(isRefusal(card)).toBe(!expected);
+    if (!expected) {
+      expect(await state()).toBe(before);
+      const refusals = await t.directory.refusals();
+      expect(refusals[0]).toMatchObject({ result: expect.stringMatching(/^refused: /) });
+      if (caller === 'otherTenant') expect(visibleText(card)).not.toMatch(/Contoso|alice/);
+    }
+  });
+});
+
+describe('who may do what (hand-crafted card actions)', () => {
+  beforeEach(() => start());
+  afterEach(() => stop());
+
+  const cases = invokes().flatMap(([verb, data, access]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [verb, caller, allowed(access, caller), data] as const));
+  it.each(cases)('%s by %s → allowed: %s', async (verb, caller, expected, data) => {
+    const before = await state();
+    const answer = await CALLERS[caller]().invoke(verb, data());
+    expect(answer.status).toBe(200);
+    expect(answer.body.statusCode).toBe(200);
+    expect(isRefusal(answer.card)).toBe(!expected);
+    if (!expected) expect(await state()).toBe(before);
+  });
+
+  it('refusals land in the customer audit log too', async () => {
+    await client(HELPDESK).invoke(VERBS.confirmDeleteUsers, { customerId: 'contoso', userIds: [c.user('alice').id], versions: { [c.user('alice').id]: 1 }, operationId: 'op-helpdesk-delete-1' });
+    const { entries } = await t.directory.audit('contoso');
+    expect(entries[0]).toMatchObject({ actorId: HELPDESK.aadObjectId, action: 'confirmDeleteUsers', result: 'refused: role helpdesk' });
+    expect((await t.directory.getUser('contoso', c.user('alice').id)).state).toBe('active');
+  });
+
+  it('cards show only the buttons the caller may use', async () => {
+    const forHelpdesk = await say(client(HELPDESK), 'users contoso');
+    const titles = visibleText(forHelpdesk);
+    expect(titles).toContain('Reset password');
+    expect(titles).not.toMatch(/Add user|Manage licenses|\nDelete\n/);
+    const help = visibleText(await say(client(OTHER), 'help'));
+    expect(help).toContain('whoami');
+    expect(help).not.toContain('reset password');
+  });
+
+  it('grant and revoke change what a colleague may do', async () => {
+    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(true);
+    await say(client(ADMIN), `grant helpdesk ${OTHER.aadObjectId}`);
+    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(false);
+    expect(isRefusal(await say(client(OTHER), 'delete user contoso alice'))).toBe(true);
+    await say(client(ADMIN), `revoke ${OTHER.aadObjectId}`);
+    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(true);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ passwords
+
+/** "Temporary password: X" on a card → X. */
+const passwordsOn = (card: Card): string[] => texts(card).filter((s) => s.startsWith('Temporary password: ')).map((s) => s.slice('Temporary password: '.length));
+
+describe('temporary passwords reach only the acting agent', () => {
+  beforeEach(() => start());
+  afterEach(() => stop());
+
+  it.each([
+    ['personal chat', PERSONAL],
+    ['group chat', GROUP_CHAT],
+    ['channel', CHANNEL],
+  ] as Array<[string, Where]>)('reset password in a %s', async (_name, where) => {
+    const admin = client(ADMIN);
+    const confirm = await say(admin, 'reset password contoso alice', where);
+    const answer = await admin.click(confirm, 'Reset password', {}, where);
+    const personal = admin.conversationId(PERSONAL);
+    let password: string;
+    if (where.kind === 'personal') {
+      [password] = passwordsOn(answer.card);
+    } else {
+      expect(passwordsOn(answer.card)).toEqual([]);
+      expect(visibleText(answer.card)).toContain('sent to you in a private chat');
+      const privateCards = (await connector.waitForActivities(personal, 1)).map(cardOf);
+      [password] = privateCards.flatMap(passwordsOn);
+      expect(connector.createdConversations()[0].parameters).toMatchObject({ members: [{ id: ADMIN.id }], tenantId: TENANT });
+      // Nothing sent anywhere but the 1:1 chat carries the password.
+      for (const r of connector.records().filter((x) => x.conversationId !== personal)) expect(JSON.stringify(r.activity)).not.toContain(password);
+    }
+    expect(password).toMatch(/^.{14,}$/);
+    expect(JSON.stringify(answer.body).includes(password)).toBe(where.kind === 'personal');
+    expect(await t.directory.verifyUserPassword('contoso', c.user('alice').id, password)).toBe(true);
+  });
+
+  it('when the bot cannot reach the agent privately, the reply says how to fix it and shows no password', async () => {
+    connector.failCreateConversation(403);
+    const admin = client(ADMIN);
+    const confirm = await say(admin, 'reset password contoso alice', CHANNEL);
+    const answer = await admin.click(confirm, 'Reset password', {}, CHANNEL);
+    expect(visibleText(answer.card)).toMatch(/not installed for you.*Open a 1:1 chat/s);
+    expect(passwordsOn(answer.card)).toEqual([]);
+    expect(connector.createdConversations()).toHaveLength(0);
+    expect(connector.records().filter((r) => r.conversationId === admin.conversationId(PERSONAL))).toHaveLength(0);
+  });
+
+  it('a remembered 1:1 chat is used again instead of creating a new one', async () => {
+    const admin = client(ADMIN);
+    await say(admin, 'help', PERSONAL); // the agent's 1:1 chat is now known
+    const confirm = await say(admin, 'reset password contoso bob', CHANNEL);
+    await admin.click(confirm, 'Reset password', {}, CHANNEL);
+    expect(connector.createdConversations()).toHaveLength(0);
+    expect((await connector.waitForActivities(admin.conversationId(PERSONAL), 2)).map(cardOf).flatMap(passwordsOn)).toHaveLength(1);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ series and downloads
+
+async function createSeries(bot: BotClient, where: Where, usernames: string[]): Promise<{ confirmation: Card; passwords: string[]; link: string }> {
+  const privateChat = bot.conversationId(PERSONAL);
+  const before = connector.activitiesIn(privateChat).length;
+  let form = (await bot.invoke(VERBS.addUser, { customerId: 'contoso' }, where)).card;
+  for (const [i, username] of usernames.entries()) {
+    const last = i === usernames.length - 1;
+    const answer = await bot.click(form, last ? 'Save' : 'Save and add another', { displayName: `New ${username}`, username, usageLocation: 'US', licenses: 'O365_E3' }, where);
+    form = answer.card;
+  }
+  const confirmation = where.kind === 'personal' ? form : cardOf((await connector.waitForActivities(privateChat, before + 1))[before]);
+  const link = JSON.stringify(confirmation).match(/http:\/\/127\.0\.0\.1:1\/downloads\/[A-Za-z0-9_.-]+/)![0];
+  return { confirmation, passwords: passwordsOn(confirmation), link };
+}
+
+const download = (link: string) => fetch(link.replace('http://127.0.0.1:1', url));
+
+describe('Save and add another ends with one confirmation and a one-time download', () => {
+  beforeEach(() => start());
+  afterEach(() => stop());
+
+  it('lists every new user with a password that works, once, in the 1:1 chat', async () => {
+    const admin = client(ADMIN);
+    const { confirmation, passwords, link } = await createSeries(admin, CHANNEL, ['nina', 'omar', 'priya']);
+    expect(texts(confirmation)).toEqual(expect.arrayContaining(['3 new users \u2014 Contoso Ltd', 'New nina \u2014 nina@contoso.onmicrosoft.com']));
+    expect(passwords).toHaveLength(3);
+    for (const [i, name] of ['nina', 'omar', 'priya'].entries()) {
+      const user = await t.directory.findUser('contoso', name);
+      expect(await t.directory.verifyUserPassword('contoso', user.id, passwords[i])).toBe(true);
+    }
+    // The channel saw names only.
+    const channelTraffic = JSON.stringify(connector.records().filter((r) => r.conversationId !== admin.conversationId(PERSONAL)));
+    for (const p of passwords) expect(channelTraffic).not.toContain(p);
+    expect(channelTraffic).not.toContain('/downloads/');
+
+    const first = await download(link);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    expect(first.headers.get('content-type')).toMatch(/text\/csv/);
+    const csv = await first.text();
+    for (const p of passwords) expect(csv).toContain(p);
+    expect(csv).toContain('nina@contoso.onmicrosoft.com');
+    expect(await download(link).then((r) => r.status)).toBe(410);
+    // Nothing of it is left in Redis.
+    expect((await t.scanKeys()).filter((k) => k.includes('download:') || k.includes(':series:'))).toEqual([]);
+  });
+
+  it('answers 410 after 10 minutes, and keeps the file only as ciphertext', async () => {
+    const { passwords, link } = await createSeries(client(ADMIN), PERSONAL, ['sam', 'sue']);
+    const stored = JSON.stringify([...(await dumpValues(t)).entries()]);
+    expect(stored).not.toContain(passwords[0]);
+    expect(stored).not.toContain(link.split('/downloads/')[1].split('.')[1]); // the key is in the link only
+    t.clock.advance(10 * 60 * 1000 + 1);
+    const late = await download(link);
+    expect(late.status).toBe(410);
+    expect(late.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('a forged or mangled link is gone, not an error', async () => {
+    const { link } = await createSeries(client(ADMIN), PERSONAL, ['tom', 'tia']);
+    const [id, key] = link.split('/downloads/')[1].split('.');
+    const wrongKey = `${id}.${key.slice(0, -2)}${key.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect((await fetch(`${url}/downloads/${wrongKey}`)).status).toBe(410);
+    expect((await fetch(`${url}/downloads/not-a-token`)).status).toBe(410);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ the scan
+
+describe('no password or token anywhere but the 1:1 chat', () => {
+  beforeEach(() => start());
+  afterEach(() => stop());
+
+  it('create, reset, bulk create, delete, restore: logs, activities, audit and Redis hold no secret', async () => {
+    const admin = client(ADMIN);
+    const secrets: string[] = [];
+    // Invoke answers are activities too (the updated cards): keep every one of them.
+    const invokeAnswers: string[] = [];
+    const send = admin.sendInvoke.bind(admin);
+    admin.sendInvoke = async (activity) => {
+      const answer = await send(activity);
+      invokeAnswers.push(JSON.stringify(answer.body));
+      return answer;
+    };
+    // create (channel: the password goes privately)
+    const form = (await admin.invoke(VERBS.addUser, { customerId: 'contoso' }, CHANNEL)).card;
+    await admin.click(form, 'Save', { displayName: 'Uma', username: 'uma', usageLocation: 'US' }, CHANNEL);
+    // reset
+    const confirm = await say(admin, 'reset password contoso alice', CHANNEL);
+    await admin.click(confirm, 'Reset password', {}, CHANNEL);
+    // bulk create
+    const series = await createSeries(admin, CHANNEL, ['vic', 'wes']);
+    secrets.push(...series.passwords, series.link.split('/downloads/')[1]);
+    secrets.push(...(await connector.waitForActivities(admin.conversationId(PERSONAL), 3)).map(cardOf).flatMap(passwordsOn));
+    // delete and restore
+    const del = await say(admin, 'delete user contoso uma', CHANNEL);
+    await admin.click(del, 'Delete', {}, CHANNEL);
+    await say(admin, 'restore contoso uma', CHANNEL);
+    expect(new Set(secrets.filter((s) => !s.includes('.'))).size).toBe(4);
+
+    const personal = admin.conversationId(PERSONAL);
+    const elsewhere = [...connector.records().filter((r) => r.conversationId !== personal).map((r) => JSON.stringify(r.activity)), ...invokeAnswers];
+    const audit = (await t.directory.audit('contoso', 1, 1000)).entries.map((e) => JSON.stringify(e));
+    const redisValues = [...(await dumpValues(t)).entries()].map(([k, v]) => `${k} ${v.join(' ')}`);
+    for (const secret of secrets) {
+      const token = secret.includes('.') ? secret.split('.')[0] : secret;
+      for (const [what, haystack] of [['log', logLines], ['activity', elsewhere], ['audit', audit], ['redis', redisValues]] as const) {
+        const hit = haystack.find((h) => h.includes(secret) || h.includes(token));
+        expect({ what, hit }).toEqual({ what, hit: undefined });
+      }
+    }
+    // What the scan covered, for the record (test-output/secret-scan.json).
+    const counts = { secrets: secrets.length, logLines: logLines.length, activities: elsewhere.length, auditEntries: audit.length, redisKeys: redisValues.length };
+    mkdirSync('test-output', { recursive: true });
+    writeFileSync('test-output/secret-scan.json', JSON.stringify(counts, null, 2));
+    expect(counts.logLines).toBeGreaterThan(5);
+    expect(counts.activities).toBeGreaterThan(8);
+    expect(counts.redisKeys).toBeGreaterThan(10);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ tokens and logs
+
+describe('Bot Framework authentication', () => {
+  beforeEach(() => start({ MicrosoftAppId: '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', MicrosoftAppPassword: 'not-a-real-secret', MicrosoftAppType: 'MultiTenant' }));
+  afterEach(() => stop());
+
+  it('rejects requests without a valid token with 401 and runs nothing', async () => {
+    const bot = client(ADMIN);
+    const before = await state();
+    const anonymous = await bot.post(bot.messageActivity('delete user contoso alice'));
+    expect(anonymous.status).toBe(401);
+    const forged = await fetch(`${url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJtZSJ9.' },
+      body: JSON.stringify(bot.invokeActivity(VERBS.users, { customerId: 'contoso' })),
+    });
+    expect(forged.status).toBe(401);
+    expect(await state()).toBe(before);
+    expect(connector.records()).toEqual([]);
+    expect(logLines.join('')).not.toContain('Bearer eyJ');
+  });
+});
+
+describe('local mode', () => {
+  it('says so in the log at start-up', async () => {
+    await start();
+    try {
+      expect(logLines.some((l) => /local mode/.test(JSON.parse(l).msg))).toBe(true);
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe('log redaction', () => {
+  it('blanks passwords, tokens and Authorization headers wherever they appear', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (l: string) => void lines.push(l) });
+    logger.info({ password: 'Pw-1', user: { temporaryPassword: 'Pw-2' }, downloadToken: 'tok-3', req: { headers: { authorization: 'Bearer tok-4' } } }, 'x');
+    expect(lines.join('')).not.toMatch(/Pw-1|Pw-2|tok-3|tok-4/);
+    expect(lines.join('')).toContain('[redacted]');
+  });
+});
