@@ -371,7 +371,9 @@ export class DirectoryService {
       [versionArg(user.expectedVersion), await hashPassword(password)],
       [this.keys.user(customerId, user.userId)],
     );
-    return { user: await this.getUser(customerId, user.userId), temporaryPassword: reply.replayed ? '' : password, replayed: reply.replayed };
+    if (reply.replayed) return { user: await this.getUser(customerId, user.userId), temporaryPassword: '', replayed: true };
+    const updated: CustomerUser = { ...current, version: Number(reply[2]), mustChangePassword: true, hasPassword: true };
+    return { user: updated, temporaryPassword: password, replayed: false };
   }
 
   /** Soft delete, all or nothing: seats freed, licenses remembered for a restore within 30 days. */
