@@ -7,6 +7,7 @@ import { Clock, DirectoryService, systemClock } from '../services/directory';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
+import { translator } from '../cards/i18n';
 import { AdminBot } from './adminBot';
 import { AgentRoles } from './agents';
 import type { Settings } from './config';
@@ -146,7 +147,9 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     const result = await vault.redeemDownload(String(req.params.token ?? ''));
     if (!result.ok) {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.sendRaw(410, 'This download link has already been used or has expired. Reset the passwords to get new ones.');
+      // A browser, not a Teams turn: the language comes from its first Accept-Language preference.
+      const language = String(req.headers['accept-language'] ?? '').split(',')[0].split(';')[0].trim();
+      res.sendRaw(410, translator(language || undefined).t('download.gone'));
       return;
     }
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');

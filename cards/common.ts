@@ -1,4 +1,5 @@
 import { ActionData, AdaptiveCard, card, execute, field, heading, text } from './elements';
+import { localizeUsage } from './help';
 import { Translator } from './i18n';
 import { VERBS } from './verbs';
 
@@ -10,7 +11,7 @@ export interface ErrorCardModel {
 
 export function errorCard(t: Translator['t'], model: ErrorCardModel): AdaptiveCard {
   const body = [heading(t('error.title')), text(model.message, { color: 'Attention' })];
-  if (model.usage) body.push(text(t('error.usage', { usage: model.usage })));
+  if (model.usage) body.push(text(t('error.usage', { usage: localizeUsage(t, model.usage) })));
   if (model.hint) body.push(text(model.hint, { isSubtle: true }));
   return card(body);
 }

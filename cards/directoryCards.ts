@@ -15,7 +15,7 @@ import {
   text,
   textInput,
 } from './elements';
-import { Translator } from './i18n';
+import { MessageKey, Translator } from './i18n';
 import { INPUTS, licenseStateInput, LicenseState, Permissions, VERBS } from './verbs';
 
 type T = Translator['t'];
@@ -248,7 +248,7 @@ export function manageLicensesCard(t: T, m: ManageLicensesModel): AdaptiveCard {
   const names = m.users.map((u) => u.displayName);
   const body: CardElement[] = [
     heading(t('manage.title', { customer: m.customer.name })),
-    text(t('manage.selected', { names: names.length > 10 ? `${names.slice(0, 10).join(', ')} \u2026 (+${names.length - 10})` : names.join(', ') })),
+    text(t('manage.selected', { names: names.length > 10 ? t('manage.selectedMore', { names: names.slice(0, 10).join(', '), more: names.length - 10 }) : names.join(', ') })),
   ];
   const initial: Record<string, LicenseState> = {};
   for (const s of m.subscriptions) {
@@ -388,12 +388,102 @@ function restoreResultsLines(t: T, outcomes: RestoreOutcome[], subscriptions: Su
 
 // ------------------------------------------------------------------ audit
 
+/** Actions the directory records (services/directory.ts); a refused request records the command's name instead. */
+const AUDIT_ACTIONS: Record<string, MessageKey> = {
+  provision: 'audit.action.provision',
+  'create-user': 'audit.action.create-user',
+  'change-licenses': 'audit.action.change-licenses',
+  'reset-password': 'audit.action.reset-password',
+  'delete-users': 'audit.action.delete-users',
+  'restore-users': 'audit.action.restore-users',
+  purge: 'audit.action.purge',
+};
+
+/** Error codes a change script records as its result (services/store/scripts.ts). */
+const AUDIT_REASONS: Record<string, MessageKey> = {
+  USER_NOT_FOUND: 'audit.reason.USER_NOT_FOUND',
+  INVALID_FIELD: 'audit.reason.INVALID_FIELD',
+  UPN_TAKEN: 'audit.reason.UPN_TAKEN',
+  NO_SEATS: 'audit.reason.NO_SEATS',
+  UNKNOWN_LICENSE: 'audit.reason.UNKNOWN_LICENSE',
+  RESTORE_WINDOW_OVER: 'audit.reason.RESTORE_WINDOW_OVER',
+  STALE: 'audit.reason.STALE',
+  NOT_ACTIVE: 'audit.reason.NOT_ACTIVE',
+  NOT_DELETED: 'audit.reason.NOT_DELETED',
+  SEATS_BELOW_ASSIGNED: 'audit.reason.SEATS_BELOW_ASSIGNED',
+  DOMAIN_NOT_IN_CUSTOMER: 'audit.reason.DOMAIN_NOT_IN_CUSTOMER',
+};
+
+const AGENT_ROLE_KEYS: Record<string, MessageKey> = { admin: 'agentRole.admin', helpdesk: 'agentRole.helpdesk', none: 'agentRole.none' };
+
+const auditReason = (t: T, code: string): string => (Object.hasOwn(AUDIT_REASONS, code) ? t(AUDIT_REASONS[code]) : code);
+
+const auditAction = (t: T, action: string): string =>
+  Object.hasOwn(AUDIT_ACTIONS, action) ? t(AUDIT_ACTIONS[action]) : t('audit.action.command', { command: action });
+
+/** The directory's targets are a UPN, a customer id, "N user(s)" or "expired users". */
+function auditTarget(t: T, target: string): string {
+  const many = /^(\d+) user\(s\)$/.exec(target);
+  if (many) return t('common.users', { count: Number(many[1]) });
+  return target === 'expired users' ? t('audit.target.expiredUsers') : target;
+}
+
+/** "ok", an error code, or "refused: role <role>" / "refused: tenant <id>" (bot/adminBot.ts). */
+function auditResult(t: T, result: string): string {
+  if (result === 'ok') return t('audit.result.ok');
+  const refused = /^refused: (\w+) ?(.*)$/.exec(result);
+  if (refused) {
+    const [, kind, value] = refused;
+    if (kind === 'role' && Object.hasOwn(AGENT_ROLE_KEYS, value)) return t('audit.result.refusedRole', { role: t(AGENT_ROLE_KEYS[value]) });
+    if (kind === 'tenant') return t('audit.result.refusedTenant', { tenant: value });
+    return t('audit.result.refused', { reason: `${kind} ${value}`.trim() });
+  }
+  return t('audit.result.failed', { reason: auditReason(t, result) });
+}
+
+/**
+ * The detail is data (UPNs, sku ids, error parameters) except for the summaries the change scripts write in
+ * words: licenses ("+A,B -C users=3 changed=2"), restores ("upn=OK(not restored: A) upn=UPN_TAKEN") and
+ * provisioning ("customer SKU=25").
+ */
+function auditDetail(t: T, e: AuditEntry): string {
+  const none = (skus: string) => (skus ? skus.split(',').join(', ') : t('common.none'));
+  const licenses = e.result === 'ok' && e.action === 'change-licenses' ? /^\+(\S*) -(\S*) users=(\d+) changed=(\d+)$/.exec(e.detail) : null;
+  if (licenses) return t('audit.detail.licenses', { added: none(licenses[1]), removed: none(licenses[2]), users: Number(licenses[3]), changed: Number(licenses[4]) });
+  if (e.result === 'ok' && e.action === 'restore-users') {
+    const items = [...e.detail.matchAll(/(\S+?)=(\w+)(?:\(not restored: ([^)]*)\))?(?: |$)/g)];
+    if (items.length && items.map((m) => m[0]).join('') === e.detail) {
+      return items
+        .map(([, upn, status, missing]) =>
+          status !== 'OK'
+            ? t('audit.detail.notRestored', { upn, reason: auditReason(t, status) })
+            : missing
+              ? t('audit.detail.restoredWithout', { upn, licenses: missing.split(',').join(', ') })
+              : t('audit.detail.restored', { upn }),
+        )
+        .join(' \u00b7 ');
+    }
+  }
+  if (e.result === 'ok' && e.action === 'provision') {
+    const parts = e.detail.split(' ').map((item) => {
+      if (item === 'customer') return t('audit.detail.customerChanged');
+      const seats = /^(\S+)=(\d+)$/.exec(item);
+      return seats ? t('audit.detail.seats', { license: seats[1], count: Number(seats[2]) }) : undefined;
+    });
+    if (parts.every((part) => part !== undefined)) return parts.join(' \u00b7 ');
+  }
+  return e.detail;
+}
+
+/** System actors have a name in the catalog; agents are shown by their name. */
+const auditActor = (t: T, e: AuditEntry): string => (e.actorId === 'provisioning' ? t('audit.actor.provisioning') : e.actorName);
+
 export function auditCard(t: T, m: { customer: Customer; entries: AuditEntry[]; page: number; total: number; pageSize: number }): AdaptiveCard {
   const body: CardElement[] = [heading(t('audit.title', { customer: m.customer.name }))];
   if (!m.entries.length) body.push(text(t('audit.empty')));
   for (const e of m.entries) {
-    const lines = [text(t('audit.entry', { when: new Date(e.at), actor: e.actorName, action: e.action, target: e.target, result: e.result }))];
-    if (e.detail) lines.push(text(t('audit.detail', { detail: e.detail }), { isSubtle: true, spacing: 'None' }));
+    const lines = [text(t('audit.entry', { when: new Date(e.at), actor: auditActor(t, e), action: auditAction(t, e.action), target: auditTarget(t, e.target), result: auditResult(t, e.result) }))];
+    if (e.detail) lines.push(text(t('audit.detail', { detail: auditDetail(t, e) }), { isSubtle: true, spacing: 'None' }));
     body.push(container(lines, { separator: true }));
   }
   const pageCount = Math.max(1, Math.ceil(m.total / m.pageSize));

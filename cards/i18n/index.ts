@@ -1,5 +1,6 @@
 import { en, MessageKey } from './en';
 import { formatMessage, Message, Params } from './format';
+import { ko } from './ko';
 
 export type { MessageKey } from './en';
 
@@ -29,3 +30,6 @@ export function translator(locale?: string): Translator {
 }
 
 export const supportedLanguages = (): string[] => Object.keys(catalogs);
+
+// Shipped languages, registered at module load so `translator('ko-KR')` is Korean everywhere.
+registerCatalog('ko', ko);
