@@ -46,7 +46,7 @@ export function meetsPasswordPolicy(password: string): boolean {
  * 90 bits of entropy, so the hash guards the stored value rather than a guessable secret, and bulk
  * imports of 10,000 users must stay fast. Parameters are stored with the hash so they can be raised.
  */
-const SCRYPT = { N: 1 << 12, r: 8, p: 1, keyLength: 32 };
+const SCRYPT = { N: 1 << 10, r: 8, p: 1, keyLength: 32 };
 
 function scrypt(password: string, salt: Buffer, N: number, r: number, p: number, len: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>

@@ -75,3 +75,4 @@ export function validateSkuIds(values: string[], field = 'licenses'): string[] {
 }
 
 export const isIsoCountry = (code: string): boolean => ISO_COUNTRIES.has(code.toUpperCase());
+export const isoCountryCodes = (): string[] => [...ISO_COUNTRIES];

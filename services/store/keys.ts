@@ -26,6 +26,11 @@
  *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
  *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
  *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h
+ *   <root>{c:<id>}:import:<jobId>        hash   an import job: owner, state, options, counters, where its card is
+ *   <root>{c:<id>}:import:<jobId>:rows   list   the file's rows as JSON {line, cells}
+ *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
+ *   <root>{c:<id>}:import:<jobId>:lock   string the instance running the job (expires unless renewed)
+ *   <root>import-jobs                    set    "<customerId> <jobId>" of running imports, resumed at start-up
  *
  * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
  * text search matches names and UPNs without reading the user hashes.
@@ -71,6 +76,12 @@ export class KeyLayout {
   }
   credentialSeries(agentId: string, seriesId: string): string {
     return `${this.root}{a:${agentId.toLowerCase()}}:series:${seriesId}`;
+  }
+  importJob(customerId: string, jobId: string, part: '' | ':rows' | ':results' | ':lock' = ''): string {
+    return `${this.tag(customerId)}:import:${jobId}${part}`;
+  }
+  runningImports(): string {
+    return `${this.root}import-jobs`;
   }
   download(idHash: string): string {
     return `${this.root}download:${idHash}`;
