@@ -59,7 +59,7 @@ export interface App {
 /** Wires settings → store → service → bot → HTTP. Nothing here holds a business rule. */
 export async function createApp(settings: Settings, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(settings.logLevel);
-  const redis = options.redis ?? connectRedis({ url: settings.redisUrl });
+  const redis = options.redis ?? connectRedis(settings.redisClusterNodes ? { clusterNodes: settings.redisClusterNodes.map((n) => ({ ...n })) } : { url: settings.redisUrl });
   const keys = options.keys ?? new KeyLayout();
   let lastRedisError = '';
   redis.on('error', (err: Error) => {

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseClusterNodes } from '../services/store/redis';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -34,6 +35,8 @@ export interface Settings {
   readonly host: string;
   /** Unset: the embedded in-process store. */
   readonly redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES), used instead of REDIS_URL; unset otherwise. */
+  readonly redisClusterNodes: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
   readonly microsoftAppId: string | undefined;
   /** Non-enumerable: it does not show up in JSON.stringify, util.inspect, pino or object spread. */
   readonly microsoftAppPassword: string | undefined;
@@ -88,6 +91,7 @@ const MSG = {
   port: 'must be an integer between 1 and 65535',
   host: 'must be a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0',
   redisUrl: 'must be a redis:// or rediss:// URL, e.g. redis://localhost:6379 (leave it unset for the embedded store)',
+  redisClusterNodes: 'must be a comma-separated list of host:port seed nodes of a Redis Cluster, e.g. 10.0.0.1:6379,10.0.0.2:6379',
   appId: "must be a GUID: the Application (client) ID of the bot's Microsoft Entra app registration",
   appType: `must be one of ${MICROSOFT_APP_TYPES.join(', ')}`,
   tenantGuid: 'must be a GUID: the Directory (tenant) ID of the Microsoft Entra tenant',
@@ -129,6 +133,10 @@ const schema = z.object({
       const u = parseUrl(v);
       return u !== undefined && (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
     }, { error: MSG.redisUrl })
+    .optional(),
+  REDIS_CLUSTER_NODES: z.string()
+    .refine((v) => parseClusterNodes(v) !== null, { error: MSG.redisClusterNodes })
+    .transform((v) => Object.freeze((parseClusterNodes(v) ?? []).map((n) => Object.freeze(n))))
     .optional(),
   MicrosoftAppId: z.string().regex(GUID, { error: MSG.appId }).optional(),
   MicrosoftAppPassword: z.string().optional(),
@@ -259,6 +267,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
   }
 
+  if (has('REDIS_URL') && has('REDIS_CLUSTER_NODES') && !problems.has('REDIS_CLUSTER_NODES')) {
+    problems.set('REDIS_CLUSTER_NODES', 'cannot be used together with REDIS_URL: set one of them (a single Redis or a cluster)');
+  }
+
   if (problems.size > 0 || !v) throw settingsError(problems);
 
   const port = v.PORT ?? DEFAULT_PORT;
@@ -266,6 +278,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     port,
     host: v.HOST ?? DEFAULT_HOST,
     redisUrl: v.REDIS_URL,
+    redisClusterNodes: v.REDIS_CLUSTER_NODES,
     microsoftAppId: v.MicrosoftAppId,
     microsoftAppType: v.MicrosoftAppType ?? DEFAULT_APP_TYPE,
     microsoftAppTenantId: v.MicrosoftAppTenantId,
@@ -291,7 +304,11 @@ export function settingsForLog(settings: Settings): Record<string, unknown> {
   return {
     port: settings.port,
     host: settings.host,
-    redis: settings.redisUrl ? redactUrl(settings.redisUrl) : 'embedded',
+    redis: settings.redisUrl
+      ? redactUrl(settings.redisUrl)
+      : settings.redisClusterNodes
+        ? `cluster ${settings.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+        : 'embedded',
     microsoftAppId: settings.microsoftAppId ?? null,
     microsoftAppType: settings.microsoftAppType,
     microsoftAppTenantId: settings.microsoftAppTenantId ?? null,

@@ -94,15 +94,15 @@ export class DirectoryService {
       .hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id).exec();
     const dropped = String(before?.[0]?.[1] ?? '').split(',').filter((d) => d && !domains.includes(d));
     const reply = await this.mutate('pabUpsertCustomer', def.id, { actor, operationId: '-' }, 'provision', def.id, args, []);
-    // Global indexes live outside the customer's slot; each write is idempotent.
-    const pipeline = this.redis.pipeline();
-    pipeline.sadd(this.keys.customers(), def.id);
-    pipeline.hset(this.keys.customerNames(), def.id, def.name);
-    for (const d of domains) pipeline.hset(this.keys.domains(), d, def.id);
-    if (dropped.length) pipeline.hmget(this.keys.domains(), ...dropped);
-    const results = (await pipeline.exec()) ?? [];
+    // Global indexes live outside the customer's slot, each in a slot of its own on a cluster: one command per key,
+    // sent together (a pipeline may not span slots there). Each write is idempotent.
+    const [, , , owners] = await Promise.all([
+      this.redis.sadd(this.keys.customers(), def.id),
+      this.redis.hset(this.keys.customerNames(), def.id, def.name),
+      domains.length ? this.redis.hset(this.keys.domains(), ...domains.flatMap((d) => [d, def.id])) : 0,
+      dropped.length ? this.redis.hmget(this.keys.domains(), ...dropped) : ([] as Array<string | null>),
+    ]);
     // A domain dropped from the file leaves the lookup, unless another customer has claimed it since.
-    const owners = dropped.length ? ((results[results.length - 1]?.[1] as Array<string | null>) ?? []) : [];
     const stale = dropped.filter((_, i) => owners[i] === def.id);
     if (stale.length) await this.redis.hdel(this.keys.domains(), ...stale);
     return { changed: Number(reply[1]) };
@@ -111,9 +111,8 @@ export class DirectoryService {
   async listCustomers(text?: string): Promise<Customer[]> {
     const names = await this.redis.hgetall(this.keys.customerNames());
     const ids = Object.keys(names);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.customerKey(id, 'customer'), 'domains');
-    const domains = ((await pipeline.exec()) ?? []).map(([, v]) => String(v ?? ''));
+    // Each customer's hash is in its own slot: one HGET each, sent together (no cross-slot pipeline).
+    const domains = (await Promise.all(ids.map((id) => this.redis.hget(this.keys.customerKey(id, 'customer'), 'domains')))).map((v) => String(v ?? ''));
     const needle = text?.trim().toLowerCase();
     return ids
       .map((id, i) => ({ id, name: names[id], domains: domains[i].split(',').filter(Boolean) }))
@@ -264,12 +263,13 @@ export class DirectoryService {
     const entry = (target: string) => [this.clock.now(), actor.id, actor.name, action, target, `refused: ${reason}`, ''].join('\x1f');
     const matches = customerReference ? await this.findCustomers(customerReference) : [];
     const customer = matches.length === 1 ? matches[0] : undefined;
-    const pipeline = this.redis.pipeline().lpush(this.keys.refusals(), entry(customer?.id ?? customerReference ?? '')).ltrim(this.keys.refusals(), 0, AUDIT_CAP - 1);
+    // Two lists in two slots: one pipeline per list (a pipeline may not span slots on a cluster).
+    const writes = [this.redis.pipeline().lpush(this.keys.refusals(), entry(customer?.id ?? customerReference ?? '')).ltrim(this.keys.refusals(), 0, AUDIT_CAP - 1).exec()];
     if (customer) {
       const key = this.keys.customerKey(customer.id, 'audit');
-      pipeline.lpush(key, entry(customer.id)).ltrim(key, 0, AUDIT_CAP - 1);
+      writes.push(this.redis.pipeline().lpush(key, entry(customer.id)).ltrim(key, 0, AUDIT_CAP - 1).exec());
     }
-    await pipeline.exec();
+    await Promise.all(writes);
   }
 
   async refusals(count = 50): Promise<AuditEntry[]> {

@@ -44,6 +44,20 @@ export interface ConnectOptions {
   clusterNodes?: Array<{ host: string; port: number }>;
 }
 
+/**
+ * "host:port,host:port" (REDIS_CLUSTER_NODES) → seed nodes; null when an entry is not host:port with a port
+ * of 1–65535, or the list is empty.
+ */
+export function parseClusterNodes(spec: string): Array<{ host: string; port: number }> | null {
+  const nodes = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s))
+    .map((m) => (m && Number(m[2]) >= 1 && Number(m[2]) <= 65535 ? { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) } : null));
+  return nodes.length && nodes.every((n) => n !== null) ? (nodes as Array<{ host: string; port: number }>) : null;
+}
+
 export function connectRedis(options: ConnectOptions): RedisClient {
   let client: RedisClient;
   if (options.clusterNodes) {

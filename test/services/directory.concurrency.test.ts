@@ -4,9 +4,8 @@
  */
 import { DAY_MS, DirectoryService } from '../../services/directory';
 import { DirectoryError } from '../../services/errors';
-import { connectRedis } from '../../services/store/redis';
 import { CustomerUser } from '../../services/types';
-import { createTestDirectory, directoryErrorOf, SeedUser, TestDirectory } from '../support/testDirectory';
+import { connectTestRedis, createTestDirectory, directoryErrorOf, SeedUser, TestDirectory } from '../support/testDirectory';
 
 const CID = 'contoso';
 let t: TestDirectory;
@@ -132,7 +131,7 @@ it('two purgers racing purge each expired user once', async () => {
   await t.directory.deleteUsers(CID, recent.map((u) => ({ userId: u.id })), { actor: t.actor });
   t.clock.advance(29 * DAY_MS); // old: 31 days, recent: 29 days
 
-  const second = new DirectoryService({ redis: connectRedis({ url: process.env.TEST_REDIS_URL }), keys: t.keys, clock: t.clock });
+  const second = new DirectoryService({ redis: connectTestRedis(), keys: t.keys, clock: t.clock });
   try {
     const counts = await Promise.all([t.directory.purgeExpired(CID), second.purgeExpired(), t.directory.purgeExpired(CID)]);
     expect(counts.reduce((a, b) => a + b, 0)).toBe(250);

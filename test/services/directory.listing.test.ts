@@ -3,7 +3,7 @@
  * compared with a reference computed from the stored users — and the cost of a page on a big customer.
  */
 import { CustomerUser, ListUsersQuery } from '../../services/types';
-import { createTestDirectory, SeedUser, TestDirectory } from '../support/testDirectory';
+import { createTestDirectory, onCluster, SeedUser, TestDirectory } from '../support/testDirectory';
 import { commandLog, countOf } from './commandLog';
 
 const CID = 'contoso';
@@ -170,7 +170,11 @@ describe('listing a small customer', () => {
   });
 });
 
-describe('listing a customer with 2,000 users', () => {
+// MONITOR watches one server: on a cluster the commands spread over three masters, so the cost of a page is
+// measured in the single-server run only (the listing results themselves are checked on the cluster above).
+const describeMonitored = onCluster() ? describe.skip : describe;
+
+describeMonitored('listing a customer with 2,000 users', () => {
   let t: TestDirectory;
   let log: Awaited<ReturnType<typeof commandLog>>;
   const N = 2000;

@@ -1,6 +1,6 @@
 /**
- * A DirectoryService for tests, on real Redis (TEST_REDIS_URL, started by the jest globalSetup) or on
- * the embedded store, isolated under its own random key root.
+ * A DirectoryService for tests, on real Redis (TEST_REDIS_URL, started by the jest globalSetup; or the Redis Cluster
+ * at TEST_REDIS_CLUSTER in the cluster run) or on the embedded store, isolated under its own random key root.
  *
  *   const t = await createTestDirectory();            // { directory, redis, keys, root, clock, actor }
  *   const c = await t.seed({ users: [{ username: 'alice', licenses: ['O365_E3'] }] });
@@ -20,7 +20,10 @@ import { PasswordGenerator } from '../../services/passwords';
 import { KeyLayout } from '../../services/store/keys';
 import { DirectoryError } from '../../services/errors';
 import { connectRedis, RedisClient } from '../../services/store/redis';
+import { Cluster } from 'ioredis';
 import { Actor, Customer, CustomerUser, NewUserInput } from '../../services/types';
+import { scanKeys } from '../../services/storeCheck';
+import { parseNodes } from './redisCluster';
 
 export interface FakeClock extends Clock {
   /** Moves the clock forward (or back, with a negative value). */
@@ -90,14 +93,7 @@ export interface TestDirectoryOptions {
 }
 
 export async function createTestDirectory(options: TestDirectoryOptions = {}): Promise<TestDirectory> {
-  let redis: RedisClient;
-  if (options.embedded) {
-    redis = connectRedis({});
-  } else {
-    const url = process.env.TEST_REDIS_URL;
-    if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through jest (globalSetup starts a Redis)');
-    redis = connectRedis({ url });
-  }
+  const redis: RedisClient = options.embedded ? connectRedis({}) : connectTestRedis();
   const root = `pabtest:${randomBytes(6).toString('hex')}:`;
   const keys = new KeyLayout(root);
   const clock = fakeClock(options.start);
@@ -109,16 +105,7 @@ export async function createTestDirectory(options: TestDirectoryOptions = {}): P
         : undefined;
   const directory = new DirectoryService({ redis, keys, clock, generatePassword });
 
-  async function scanKeys(): Promise<string[]> {
-    const found = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${root}*`, 'COUNT', 1000);
-      batch.forEach((k) => found.add(k));
-      cursor = next;
-    } while (cursor !== '0');
-    return [...found].sort();
-  }
+  const scanKeys = () => scanAll(redis, `${root}*`);
 
   async function seed(def: SeedCustomer = {}): Promise<SeededCustomer> {
     const id = def.id ?? 'contoso';
@@ -163,7 +150,12 @@ export async function createTestDirectory(options: TestDirectoryOptions = {}): P
   async function cleanup(): Promise<void> {
     try {
       const all = await scanKeys();
-      for (let i = 0; i < all.length; i += 500) await redis.del(...all.slice(i, i + 500));
+      if (redis instanceof Cluster) {
+        // One DEL per key: a multi-key DEL across slots is refused by a cluster (CROSSSLOT).
+        for (let i = 0; i < all.length; i += 500) await Promise.all(all.slice(i, i + 500).map((k) => redis.del(k)));
+      } else {
+        for (let i = 0; i < all.length; i += 500) await redis.del(...all.slice(i, i + 500));
+      }
     } finally {
       redis.disconnect();
     }
@@ -171,6 +163,24 @@ export async function createTestDirectory(options: TestDirectoryOptions = {}): P
 
   return { directory, redis, keys, root, clock, actor: TEST_ACTOR, seed, scanKeys, cleanup };
 }
+
+/**
+ * A connection to the test Redis: the cluster at TEST_REDIS_CLUSTER (the cluster run, jest.cluster.config.js) or the
+ * server at TEST_REDIS_URL (started by the jest globalSetup).
+ */
+export function connectTestRedis(): RedisClient {
+  const cluster = process.env.TEST_REDIS_CLUSTER;
+  if (cluster) return connectRedis({ clusterNodes: parseNodes(cluster) });
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through jest (globalSetup starts a Redis)');
+  return connectRedis({ url });
+}
+
+/** True in the cluster run. */
+export const onCluster = (): boolean => !!process.env.TEST_REDIS_CLUSTER;
+
+/** Every key matching the pattern (SCAN), on every master of a cluster. */
+export const scanAll = scanKeys;
 
 /**
  * Every value stored under the root, read according to its type (hash fields and values, strings,
