@@ -6,6 +6,10 @@ import { ADAPTIVE_CARD_CONTENT_TYPE, AdaptiveCard } from '../cards/elements';
 import { translator } from '../cards/i18n';
 import type { CredentialVault } from '../services/credentials';
 import type { DirectoryService } from '../services/directory';
+import type { ImportService } from '../services/import/importer';
+import type { ImportRunner } from './importRunner';
+import { attachedFile, download } from './fileDownload';
+import { MAX_FILE_BYTES } from '../services/import/csvFile';
 import { isDirectoryError } from '../services/errors';
 import { AgentRoles, mayRun } from './agents';
 import { actionToCommand } from './commands/actions';
@@ -21,6 +25,8 @@ export interface AdminBotDeps {
   directory: DirectoryService;
   agents: AgentRoles;
   vault: CredentialVault;
+  importer: ImportService;
+  importRunner: ImportRunner;
   publicBaseUrl: string;
   adapter: CloudAdapter;
   conversations: AgentConversations;
@@ -120,6 +126,12 @@ export class AdminBot extends TeamsActivityHandler {
         directory: this.deps.directory,
         agents: this.deps.agents,
         vault: this.deps.vault,
+        importer: this.deps.importer,
+        importRunner: this.deps.importRunner,
+        file: activity.type === 'message' ? attachedFile(activity.attachments) : undefined,
+        downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: 20_000 }),
+        // For an invoke, the card that was clicked is the message it replies to.
+        cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId },
         publicBaseUrl: this.deps.publicBaseUrl,
         privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, this.deps.conversations, context),
         t,

@@ -3,6 +3,8 @@ import { CloudAdapter, ConfigurationBotFrameworkAuthentication, TurnContext } fr
 import type { Logger } from 'pino';
 import * as restify from 'restify';
 import { CredentialVault } from '../services/credentials';
+import { ImportService } from '../services/import/importer';
+import { ImportRunner } from './importRunner';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
@@ -48,6 +50,8 @@ export interface AppOptions {
 export interface App {
   server: restify.Server;
   directory: DirectoryService;
+  importer: ImportService;
+  importRunner: ImportRunner;
   redis: RedisClient;
   logger: Logger;
   /** Listens on the configured host and port (0 = any free port); resolves with the URL. */
@@ -105,13 +109,18 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   if (everyoneIsAdmin) logger.warn('local mode without ADMIN_AGENTS or HELPDESK_AGENTS: every caller is an admin agent');
   const agents = new AgentRoles(redis, keys, { adminAgents: [...settings.adminAgents], helpdeskAgents: [...settings.helpdeskAgents], everyoneIsAdmin });
 
+  const conversations = new AgentConversations(redis, keys);
+  const importer = new ImportService(directory, vault);
+  const importRunner = new ImportRunner({ importer, directory, adapter, appId: settings.microsoftAppId ?? '', conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl });
   const bot = new AdminBot({
     directory,
     agents,
     vault,
     publicBaseUrl: settings.publicBaseUrl,
     adapter,
-    conversations: new AgentConversations(redis, keys),
+    conversations,
+    importer,
+    importRunner,
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
     logger,
@@ -171,12 +180,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   return {
     server,
     directory,
+    importer,
+    importRunner,
     redis,
     logger,
     listen: () =>
       new Promise((resolve) => {
         server.listen(settings.port, settings.host, () => {
           ready = true;
+          // Imports left running by a stopped instance continue here (a lock keeps one runner per job).
+          void importRunner.resumeAll().then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });

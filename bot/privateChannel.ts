@@ -117,3 +117,27 @@ export class ProactivePrivateChannel implements PrivateChannel {
     }
   }
 }
+
+/**
+ * Delivery outside a turn (a background job): continues the agent's remembered 1:1 chat, or the job's own
+ * conversation when that is the agent's personal chat. One attempt, no retry loop.
+ */
+export async function deliverToAgent(
+  adapter: CloudAdapter,
+  appId: string,
+  conversations: AgentConversations,
+  agentId: string,
+  fallback: Partial<ConversationReference> | undefined,
+  card: AdaptiveCard,
+): Promise<DeliveryResult> {
+  const reference = (await conversations.find(agentId)) ?? (fallback?.conversation?.conversationType === 'personal' ? fallback : null);
+  if (!reference) return { ok: false, reason: 'notFound' };
+  try {
+    await adapter.continueConversationAsync(appId, reference, async (ctx) => {
+      await ctx.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
+    });
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: classifyDeliveryError(err) };
+  }
+}

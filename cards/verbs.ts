@@ -15,6 +15,8 @@ export const VERBS = {
   deletedUsers: 'deletedUsers',
   restoreUsers: 'restoreUsers',
   audit: 'audit',
+  importCheck: 'importCheck',
+  importRun: 'importRun',
 } as const;
 export type Verb = (typeof VERBS)[keyof typeof VERBS];
 

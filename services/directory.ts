@@ -428,6 +428,13 @@ export class DirectoryService {
     return out;
   }
 
+  /** Roll-back of a half-done all-or-nothing import: removes users still exactly as created. */
+  async discardNewUsers(customerId: string, userIds: string[], actor: Actor): Promise<number> {
+    if (!userIds.length) return 0;
+    const reply = await this.mutate('pabDiscardNewUsers', customerId, { actor, operationId: '-' }, 'discard-new-users', `${userIds.length} user(s)`, [], userIds.map((id) => this.keys.user(customerId, id)));
+    return Number(reply[1]);
+  }
+
   /**
    * Removes users deleted more than 30 days ago, for good. Candidates are read first so the script can
    * declare their keys; the script re-checks each one, so concurrent purgers never double-count.

@@ -15,7 +15,8 @@ export type DirectoryErrorCode =
   | 'NOT_DELETED'
   | 'SEATS_BELOW_ASSIGNED'
   | 'DOMAIN_NOT_IN_CUSTOMER'
-  | 'TOO_MANY_USERS';
+  | 'TOO_MANY_USERS'
+  | 'IMPORT_NOT_FOUND';
 
 export type ErrorParams = Record<string, string | number>;
 

@@ -23,6 +23,14 @@ const licenseState = z.enum(['all', 'some', 'none']);
 /** Series id (16 bytes) and key (32 bytes), base64url; empty before the first "Save and add another". */
 const seriesPart = (length: number) => z.union([z.literal(''), z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${length}}$`))]).optional();
 
+const importData = z.object({
+  customerId,
+  jobId: z.string().regex(/^[A-Za-z0-9_-]{12}$/),
+  usageLocation: shortText(20),
+  licenses: idList,
+  mode: z.enum(['validRows', 'allOrNothing']).optional(),
+});
+
 const schemas = {
   [VERBS.runCommand]: z.object({ text: z.string().min(1).max(1000) }),
   [VERBS.users]: z.object({
@@ -66,6 +74,8 @@ const schemas = {
   [VERBS.deletedUsers]: z.object({ customerId }),
   [VERBS.restoreUsers]: z.object({ customerId, operationId, userIds: idList, versions: versions.optional(), newUsername: shortText(200) }),
   [VERBS.audit]: z.object({ customerId, page: pageNumber }),
+  [VERBS.importCheck]: importData,
+  [VERBS.importRun]: importData.extend({ operationId }),
 } as const;
 
 export type ActionResult = { ok: true; command: Command } | { ok: false; reason: 'unknownVerb' | 'invalidData'; field?: string } | { ok: true; runText: string };
@@ -164,6 +174,16 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
         ok: true,
         command: { name: 'restore', customer: v.customerId, users: v.userIds, versions: v.versions, operationId: v.operationId, newUsername: v.newUsername?.trim() || undefined },
       };
+    }
+    case VERBS.importCheck:
+    case VERBS.importRun: {
+      const v = parsed.data as z.infer<typeof importData> & { operationId?: string };
+      const options = { mode: v.mode ?? 'validRows', usageLocation: v.usageLocation?.trim() || undefined, licenses: v.licenses } as const;
+      const command: Command =
+        verb === VERBS.importRun
+          ? { name: 'importRun', customer: v.customerId, jobId: v.jobId, operationId: v.operationId, options }
+          : { name: 'importCheck', customer: v.customerId, jobId: v.jobId, options };
+      return { ok: true, command };
     }
     case VERBS.audit: {
       const v = parsed.data as z.infer<(typeof schemas)['audit']>;

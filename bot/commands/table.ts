@@ -31,6 +31,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk', menu: true },
   { name: 'addUser', words: ['add', 'user'], usage: 'add user <customer>', descriptionKey: 'help.cmd.addUser', access: 'admin', menu: true },
+  { name: 'importUsers', words: ['import', 'users'], usage: 'import users <customer>', descriptionKey: 'help.cmd.importUsers', access: 'admin' },
   { name: 'assign', words: ['assign'], usage: 'assign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.assign', access: 'admin' },
   { name: 'unassign', words: ['unassign'], usage: 'unassign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.unassign', access: 'admin' },
   { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk', menu: true },
@@ -46,6 +47,8 @@ export const COMMANDS: CommandSpec[] = [
 const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
   createUser: 'admin',
   finishSeries: 'admin',
+  importCheck: 'admin',
+  importRun: 'admin',
   manageLicenses: 'admin',
   saveLicenses: 'admin',
   confirmResetPassword: 'helpdesk',

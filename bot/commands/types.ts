@@ -1,6 +1,7 @@
 import type { UserFilter, UserRole } from '../../services/types';
 import type { LicenseState } from '../../cards/verbs';
 import type { AgentRole } from '../agents';
+import type { ImportOptions } from '../../services/import/importer';
 
 /**
  * What the agent asked for. Typed text and card buttons both become one of these, so a button and
@@ -16,6 +17,8 @@ export type Command =
   | { name: 'createUser'; customer: string; operationId: string; addAnother: boolean; series?: Series; addedSoFar: number; fields: CreateUserFields }
   | { name: 'finishSeries'; customer: string; series: Series }
   | { name: 'importUsers'; customer: string }
+  | { name: 'importCheck'; customer: string; jobId: string; options: ImportOptions }
+  | { name: 'importRun'; customer: string; jobId: string; operationId?: string; options: ImportOptions }
   | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
   | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }
   | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; initial: Record<string, LicenseState>; desired: Record<string, LicenseState> }

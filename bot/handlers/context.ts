@@ -3,6 +3,9 @@ import type { Translator } from '../../cards/i18n';
 import type { Permissions } from '../../cards/verbs';
 import type { CredentialVault } from '../../services/credentials';
 import type { DirectoryService } from '../../services/directory';
+import type { ImportService } from '../../services/import/importer';
+import type { ImportRunner } from '../importRunner';
+import type { IncomingFile } from '../fileDownload';
 import type { Actor } from '../../services/types';
 import type { AgentRoles, CallerRole } from '../agents';
 import type { PrivateChannel } from '../privateChannel';
@@ -15,6 +18,14 @@ export interface HandlerContext {
   agents: AgentRoles;
   privateChannel: PrivateChannel;
   vault: CredentialVault;
+  importer: ImportService;
+  importRunner: ImportRunner;
+  /** The file attached to the typed message, if any. */
+  file?: IncomingFile;
+  /** Fetches an attached file (size limit and timeout applied). */
+  downloadFile(file: IncomingFile): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: 'tooLarge' | 'failed' }>;
+  /** Where this turn's card lives, so a background job can update it: the conversation (JSON) and the card's activity. */
+  cardLocation: { conversation: string; activityId?: string };
   /** Where download links point (PUBLIC_BASE_URL). */
   publicBaseUrl: string;
   t: Translator['t'];

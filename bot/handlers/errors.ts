@@ -1,5 +1,6 @@
 import type { Translator } from '../../cards/i18n';
 import { DirectoryError, isDirectoryError } from '../../services/errors';
+import type { FileProblem } from '../../services/import/importer';
 
 type T = Translator['t'];
 
@@ -39,6 +40,8 @@ export function describeError(t: T, err: DirectoryError): string {
       return t('error.domainNotInCustomer', { domain: String(p.domain) });
     case 'TOO_MANY_USERS':
       return t('error.tooManyUsers', { max: Number(p.max) });
+    case 'IMPORT_NOT_FOUND':
+      return t('error.importNotFound');
   }
 }
 
@@ -51,4 +54,44 @@ export function isUnavailable(err: unknown): boolean {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NR_CLOSED'].includes(String(e?.code)) ||
     /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN/.test(String(e?.message))
   );
+}
+
+/** A CSV row's problem, in the caller's language (row checks reuse the directory's field rules). */
+export function describeRowIssue(t: T, code: string, params: Record<string, string | number>): string {
+  switch (code) {
+    case 'DUPLICATE_IN_FILE':
+      return t('import.reason.DUPLICATE_IN_FILE', { upn: String(params.upn), line: Number(params.line) });
+    case 'USAGE_LOCATION_NEEDED':
+      return t('import.reason.USAGE_LOCATION_NEEDED');
+    case 'NO_SEAT_LEFT':
+      return t('import.reason.NO_SEAT_LEFT', { license: String(params.license) });
+    case 'TOO_MANY_CELLS':
+      return t('import.reason.TOO_MANY_CELLS', { count: Number(params.count), expected: Number(params.expected) });
+    default:
+      return describeError(t, new DirectoryError(code as DirectoryError['code'], params)) ?? code;
+  }
+}
+
+/** Why a file cannot be imported at all. */
+export function describeFileProblem(t: T, problem: FileProblem): string {
+  switch (problem.kind) {
+    case 'tooLarge':
+      return t('import.problem.tooLarge', { max: problem.maxBytes / 1024 / 1024 });
+    case 'empty':
+      return t('import.problem.empty');
+    case 'binary':
+      return t('import.problem.binary');
+    case 'malformed':
+      return t('import.problem.malformed', { line: problem.line });
+    case 'tooManyRows':
+      return t('import.problem.tooManyRows', { rows: problem.rows, max: problem.max });
+    case 'headers':
+      return [
+        problem.unknown.length ? t('import.problem.unknownColumns', { columns: problem.unknown.join(', ') }) : '',
+        problem.missing.length ? t('import.problem.missingColumns', { columns: problem.missing.join(', ') }) : '',
+        problem.duplicate.length ? t('import.problem.duplicateColumns', { columns: problem.duplicate.join(', ') }) : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
+  }
 }

@@ -22,7 +22,11 @@ import { mayRun } from '../agents';
 import { COMMANDS } from '../commands/table';
 import type { Command, CommandName } from '../commands/types';
 import { CardReply, HandlerContext, permissionsOf } from './context';
-import { describeError } from './errors';
+import { describeError, describeFileProblem, describeRowIssue } from './errors';
+import { importPreviewCard, importProgressCard } from '../../cards/importCards';
+import type { ImportPreview } from '../../services/import/importer';
+import { MAX_FILE_BYTES } from '../../services/import/csvFile';
+import { isCsvName } from '../fileDownload';
 import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
 
 type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
@@ -278,6 +282,42 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     return auditCard(ctx.t, { customer, entries, total, page: cmd.page, pageSize: 20 });
   },
 
+  async importUsers(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    if (ctx.conversation !== 'personal') return messageCard(ctx.t('help.cmd.importUsers'), [ctx.t('import.inChannel', { customer: customer.id })]);
+    if (!ctx.file) return messageCard(ctx.t('help.cmd.importUsers'), [ctx.t('import.attach', { customer: customer.id })]);
+    if (!isCsvName(ctx.file.name)) return errorCard(ctx.t, { message: ctx.t('import.fileType', { name: ctx.file.name }) });
+    const file = await ctx.downloadFile(ctx.file);
+    if (!file.ok) {
+      const message = file.reason === 'tooLarge' ? ctx.t('import.download.tooLarge', { max: MAX_FILE_BYTES / 1024 / 1024 }) : ctx.t('import.download.failed');
+      return errorCard(ctx.t, { message });
+    }
+    return previewFile(ctx, customer, file.bytes, ctx.file.name);
+  },
+
+  async importCheck(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    await ownJob(ctx, customer, cmd.jobId);
+    return previewCardFor(ctx, await ctx.importer.validate(customer.id, cmd.jobId, cmd.options));
+  },
+
+  async importRun(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const { started, preview } = await ctx.importer.start(customer.id, cmd.jobId, ctx.caller, cmd.options, {
+      conversation: ctx.cardLocation.conversation,
+      activityId: ctx.cardLocation.activityId ?? '',
+      locale: ctx.locale,
+    });
+    if (!started) {
+      const progress = await ctx.importer.progress(customer.id, cmd.jobId);
+      if (progress.state !== 'preview') return importProgressCard(ctx.t, customer, progress);
+      const notice = preview.ready === 0 ? ctx.t('import.nothingReady') : cmd.options.mode === 'allOrNothing' && preview.issueCount ? ctx.t('import.allOrNothingRefused') : ctx.t('import.alreadyStarted');
+      return previewCardFor(ctx, preview, notice);
+    }
+    void ctx.importRunner.launch(customer.id, cmd.jobId);
+    return importProgressCard(ctx.t, customer, { jobId: cmd.jobId, customerId: customer.id, total: preview.total, processed: 0, created: 0, failed: 0, state: 'running' });
+  },
+
   async grant(cmd, ctx) {
     if (ctx.agents.isFixed(cmd.agent)) return messageCard(ctx.t('whoami.role'), [ctx.t('revoke.fixed', { agent: cmd.agent })]);
     await ctx.agents.grant(cmd.agent, cmd.role);
@@ -290,6 +330,23 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     return messageCard(ctx.t('whoami.role'), [ctx.t(removed ? 'revoke.done' : 'revoke.none', { agent: cmd.agent })]);
   },
 };
+
+/** A file from the 1:1 chat (or the upload dialog): its problems, or the preview of every row. */
+export async function previewFile(ctx: HandlerContext, customer: Customer, bytes: Buffer, name: string): Promise<AdaptiveCard> {
+  const result = await ctx.importer.preview(customer.id, bytes, name, ctx.caller);
+  if (!result.ok) return errorCard(ctx.t, { message: describeFileProblem(ctx.t, result.problem) });
+  return previewCardFor(ctx, result.preview);
+}
+
+function previewCardFor(ctx: HandlerContext, preview: ImportPreview, notice?: string): AdaptiveCard {
+  const issueLines = preview.issues.map((i) => ctx.t('import.issueLine', { line: i.line, reason: describeRowIssue(ctx.t, i.code, i.params) }));
+  return importPreviewCard(ctx.t, { preview, issueLines, operationId: ctx.newOperationId(), notice });
+}
+
+async function ownJob(ctx: HandlerContext, customer: Customer, jobId: string): Promise<void> {
+  const { job } = await ctx.importer.progress(customer.id, jobId);
+  if (job.owner !== ctx.caller.id) throw new DirectoryError('IMPORT_NOT_FOUND', { job: jobId });
+}
 
 /** The one confirmation of a series: every new user with its password, and a one-time CSV download. */
 async function finishSeries(ctx: HandlerContext, customer: Customer, series: { id: string; key: string }): Promise<AdaptiveCard> {

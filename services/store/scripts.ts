@@ -347,6 +347,29 @@ local res, detail = run()
 return finish(res, detail)
 `;
 
+/**
+ * Removes users that were just created and never changed since (version 1), for good: the roll-back of an
+ * all-or-nothing import that failed half-way. A user someone already touched is kept.
+ */
+const DISCARD_NEW_USERS = `
+local function run()
+  local res = {'OK', 0}
+  local upns = {}
+  for i = FIRST_USER_KEY, #KEYS do
+    local u = loadUser(KEYS[i])
+    if u and u.state == 'active' and u.version == '1' then
+      indexRemove(u)
+      redis.call('DEL', KEYS[i])
+      res[2] = res[2] + 1
+      upns[#upns + 1] = u.upn
+    end
+  end
+  return res, table.concat(upns, ' ')
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
 /** ARGV[7] cutoff (ms): users deleted at or before it are removed for good. Safe to run concurrently. */
 const PURGE_USERS = `
 local function run()
@@ -465,6 +488,7 @@ export const MUTATING_SCRIPTS = {
   pabDeleteUsers: DELETE_USERS,
   pabRestoreUsers: RESTORE_USERS,
   pabPurgeUsers: PURGE_USERS,
+  pabDiscardNewUsers: DISCARD_NEW_USERS,
   pabUpsertCustomer: UPSERT_CUSTOMER,
 } as const;
 export type MutatingScript = keyof typeof MUTATING_SCRIPTS;

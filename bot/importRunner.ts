@@ -1,0 +1,99 @@
+import { CardFactory, CloudAdapter, ConversationReference } from 'botbuilder';
+import type { Logger } from 'pino';
+import type { AdaptiveCard } from '../cards/elements';
+import { translator } from '../cards/i18n';
+import { importProgressCard, importResultsCard, importSummaryCard } from '../cards/importCards';
+import type { Clock, DirectoryService } from '../services/directory';
+import type { ImportService, ResultLabels, RunHooks } from '../services/import/importer';
+import { describeRowIssue } from './handlers/errors';
+import { AgentConversations, deliverToAgent } from './privateChannel';
+
+export interface ImportRunnerDeps {
+  importer: ImportService;
+  directory: DirectoryService;
+  adapter: CloudAdapter;
+  appId: string;
+  conversations: AgentConversations;
+  logger: Logger;
+  clock: Clock;
+  publicBaseUrl: string;
+}
+
+const PROGRESS_INTERVAL_MS = 1000;
+
+/**
+ * Runs import jobs in the background: a turn answers with the progress card and never waits for the job.
+ * The card is updated in place at most once a second; at the end the agent gets one confirmation with the
+ * one-time results download in the 1:1 chat. Jobs left running by a stopped instance resume at start-up.
+ */
+export class ImportRunner {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly deps: ImportRunnerDeps) {}
+
+  /** Starts or resumes a job; the returned promise settles when it ends (tests await it, turns do not). */
+  launch(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'> = {}): Promise<void> {
+    const job = this.execute(customerId, jobId, testHooks).catch((err) =>
+      this.deps.logger.error({ err, customer: customerId, job: jobId }, 'import job stopped; it resumes at the next start or launch'),
+    );
+    this.running.add(job);
+    void job.finally(() => this.running.delete(job));
+    return job;
+  }
+
+  async resumeAll(): Promise<number> {
+    const jobs = await this.deps.importer.runningJobs();
+    for (const j of jobs) void this.launch(j.customerId, j.jobId);
+    return jobs.length;
+  }
+
+  /** Lets jobs in flight reach their next consistent point (shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async execute(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'>): Promise<void> {
+    const { importer, directory, adapter, appId, conversations, clock, publicBaseUrl } = this.deps;
+    const { job } = await importer.progress(customerId, jobId);
+    const { t } = translator(job.locale);
+    const reference = job.conversation ? (JSON.parse(job.conversation) as Partial<ConversationReference>) : undefined;
+    const customer = await directory.getCustomer(customerId);
+    const updateCard = async (card: AdaptiveCard) => {
+      if (!reference || !job.activityId) return;
+      try {
+        await adapter.continueConversationAsync(appId, reference, async (ctx) => {
+          await ctx.updateActivity({ type: 'message', id: job.activityId, attachments: [CardFactory.adaptiveCard(card)] });
+        });
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message, job: jobId }, 'could not update the import card');
+      }
+    };
+    let lastUpdate = -Infinity;
+    const labels: ResultLabels = {
+      statusHeader: t('import.csv.status'),
+      passwordHeader: t('import.csv.password'),
+      created: (upn) => t('import.csv.created', { upn }),
+      notCreated: (code, params) => t('import.csv.notCreated', { reason: describeRowIssue(t, code, params) }),
+      notImported: t('import.csv.notImported'),
+    };
+    const result = await importer.run(customerId, jobId, {
+      labels,
+      afterRow: testHooks.afterRow,
+      onProgress: async (progress) => {
+        if (clock.now() - lastUpdate < PROGRESS_INTERVAL_MS) return;
+        lastUpdate = clock.now();
+        await updateCard(importProgressCard(t, customer, progress));
+      },
+    });
+    if (!result) return; // another instance runs it
+    let passwordsSent = false;
+    if (result.state === 'done' && result.created > 0) {
+      const card = importResultsCard(t, { customer, created: result.created, downloadUrl: `${publicBaseUrl}/downloads/${result.downloadToken}` });
+      const delivery = await deliverToAgent(adapter, appId, conversations, job.owner, reference, card);
+      passwordsSent = delivery.ok;
+      if (!delivery.ok) this.deps.logger.warn({ job: jobId, reason: delivery.reason }, 'import results could not reach the agent');
+    }
+    await updateCard(importSummaryCard(t, { customer, progress: result, rolledBack: result.state === 'rolledBack', passwordsSent, passwordsRenewed: result.passwordsRenewed }));
+    this.deps.logger.info({ job: jobId, customer: customerId, created: result.created, failed: result.failed, state: result.state }, 'import finished');
+  }
+}
