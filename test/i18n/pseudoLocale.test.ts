@@ -143,6 +143,7 @@ const ERROR_PARAMS: Record<DirectoryErrorCode, Record<string, string | number>> 
   RESTORE_WINDOW_OVER: {},
   STALE: {},
   NOT_ACTIVE: {},
+  IMPORT_NOT_FOUND: { job: 'job-1' },
   NOT_DELETED: {},
   SEATS_BELOW_ASSIGNED: { license: 'SPE_E3', seats: 1000, assigned: 1249 },
   DOMAIN_NOT_IN_CUSTOMER: { domain: 'contoso.com' },
