@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import { DirectoryError, DirectoryErrorCode } from './errors';
 import { generateTemporaryPassword, hashPassword, PasswordGenerator, verifyPassword } from './passwords';
 import { KeyLayout, SEP } from './store/keys';
@@ -90,9 +91,9 @@ export class DirectoryService {
     const args = [def.id, def.name, domains.join(',')];
     for (const s of def.subscriptions) args.push(s.skuId, s.name, String(s.seats));
     // The customer hash is created by the script; make it exist first so the script accepts the customer.
-    const before = await this.redis.pipeline().hget(this.keys.customerKey(def.id, 'customer'), 'domains')
-      .hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id).exec();
-    const dropped = String(before?.[0]?.[1] ?? '').split(',').filter((d) => d && !domains.includes(d));
+    const [before] = await replies(this.redis.pipeline().hget(this.keys.customerKey(def.id, 'customer'), 'domains')
+      .hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id));
+    const dropped = String(before ?? '').split(',').filter((d) => d && !domains.includes(d));
     const reply = await this.mutate('pabUpsertCustomer', def.id, { actor, operationId: '-' }, 'provision', def.id, args, []);
     // Global indexes live outside the customer's slot, each in a slot of its own on a cluster: one command per key,
     // sent together (a pipeline may not span slots there). Each write is idempotent.
@@ -160,12 +161,9 @@ export class DirectoryService {
     const pipeline = this.redis.pipeline();
     pipeline.exists(this.keys.customerKey(customerId, 'customer'));
     for (const n of names) pipeline.hgetall(this.keys.customerKey(customerId, n));
-    const results = (await pipeline.exec()) ?? [];
-    if (Number(results[0]?.[1]) !== 1) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
-    return results.slice(1).map(([err, v]) => {
-      if (err) throw err;
-      return v as Record<string, string>;
-    });
+    const results = await replies(pipeline);
+    if (Number(results[0]) !== 1) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
+    return results.slice(1) as Array<Record<string, string>>;
   }
 
   // ---------------------------------------------------------------- reading users
@@ -206,12 +204,7 @@ export class DirectoryService {
     if (!userIds.length) return [];
     const pipeline = this.redis.pipeline();
     for (const id of userIds) pipeline.hgetall(this.keys.user(customerId, id));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, hash]) => {
-      if (err) throw err;
-      const h = hash as UserHash;
-      return h.id ? toUser(customerId, h) : null;
-    });
+    return ((await replies(pipeline)) as UserHash[]).map((h) => (h.id ? toUser(customerId, h) : null));
   }
 
   /** A user named by id, UPN, or username within one of the customer's domains (active users first). */
@@ -222,7 +215,7 @@ export class DirectoryService {
     const candidates = lower.includes('@') ? [lower] : customer.domains.map((d) => `${lower}@${d}`);
     const pipeline = this.redis.pipeline();
     for (const upn of candidates) pipeline.hget(this.keys.customerKey(customerId, 'upn'), upn);
-    const ids = ((await pipeline.exec()) ?? []).map(([, v]) => v as string | null).filter((v): v is string => !!v);
+    const ids = ((await replies(pipeline)) as Array<string | null>).filter((v): v is string => !!v);
     const id = ids[0] ?? ref;
     const [user] = await this.readUsers(customerId, [id]);
     if (user) return user;
@@ -248,10 +241,7 @@ export class DirectoryService {
     await this.getCustomer(customerId);
     const key = this.keys.customerKey(customerId, 'audit');
     const start = (Math.max(page, 1) - 1) * pageSize;
-    const [[, raw], [, total]] = ((await this.redis.pipeline().lrange(key, start, start + pageSize - 1).llen(key).exec()) ?? []) as [
-      [unknown, string[]],
-      [unknown, number],
-    ];
+    const [raw, total] = (await replies(this.redis.pipeline().lrange(key, start, start + pageSize - 1).llen(key))) as [string[], number];
     return { entries: raw.map(parseAudit), total };
   }
 
@@ -264,10 +254,10 @@ export class DirectoryService {
     const matches = customerReference ? await this.findCustomers(customerReference) : [];
     const customer = matches.length === 1 ? matches[0] : undefined;
     // Two lists in two slots: one pipeline per list (a pipeline may not span slots on a cluster).
-    const writes = [this.redis.pipeline().lpush(this.keys.refusals(), entry(customer?.id ?? customerReference ?? '')).ltrim(this.keys.refusals(), 0, AUDIT_CAP - 1).exec()];
+    const writes = [replies(this.redis.pipeline().lpush(this.keys.refusals(), entry(customer?.id ?? customerReference ?? '')).ltrim(this.keys.refusals(), 0, AUDIT_CAP - 1))];
     if (customer) {
       const key = this.keys.customerKey(customer.id, 'audit');
-      writes.push(this.redis.pipeline().lpush(key, entry(customer.id)).ltrim(key, 0, AUDIT_CAP - 1).exec());
+      writes.push(replies(this.redis.pipeline().lpush(key, entry(customer.id)).ltrim(key, 0, AUDIT_CAP - 1)));
     }
     await Promise.all(writes);
   }
@@ -324,15 +314,23 @@ export class DirectoryService {
     return { user, temporaryPassword: replayed ? '' : password, replayed };
   }
 
-  /** Assign and/or remove licenses for up to 500 users: all or nothing, seats checked for the whole set. */
+  /**
+   * Assign and/or remove licenses for up to 500 users: all or nothing, seats checked for the whole set.
+   * `replace` moves the users that hold one license to another, leaving their other licenses and the
+   * users without it untouched.
+   */
   async changeLicenses(
     customerId: string,
     users: UserRef[],
-    change: { add?: string[]; remove?: string[] },
+    change: { add?: string[]; remove?: string[]; replace?: { from: string; to: string } },
     options: OperationOptions,
   ): Promise<LicenseChangeResult[]> {
-    const add = validateSkuIds(change.add ?? []);
-    const remove = validateSkuIds(change.remove ?? []);
+    if (change.replace && (change.add?.length || change.remove?.length)) {
+      throw new DirectoryError('INVALID_FIELD', { field: 'licenses', reason: 'addAndRemove' });
+    }
+    const add = validateSkuIds(change.replace ? [change.replace.to] : (change.add ?? []));
+    const remove = validateSkuIds(change.replace ? [change.replace.from] : (change.remove ?? []));
+    const onlyHolders = change.replace ? remove[0] : '';
     const both = add.find((s) => remove.includes(s));
     if (both) throw new DirectoryError('INVALID_FIELD', { field: 'licenses', reason: 'addAndRemove' });
     const refs = uniqueRefs(users);
@@ -343,7 +341,7 @@ export class DirectoryService {
       options,
       'change-licenses',
       target,
-      [add.join(','), remove.join(','), ...refs.map((r) => versionArg(r.expectedVersion))],
+      [add.join(','), remove.join(','), onlyHolders, ...refs.map((r) => versionArg(r.expectedVersion))],
       refs.map((r) => this.keys.user(customerId, r.userId)),
     );
     const results: LicenseChangeResult[] = [];
@@ -494,6 +492,16 @@ export class DirectoryService {
 }
 
 export const SYSTEM_ACTOR: Actor = { id: 'system', name: 'Partner Admin Bot' };
+
+/**
+ * The replies of a pipeline. ioredis resolves a pipeline even when its commands failed (e.g. the connection dropped),
+ * with an error per command: that error is thrown here, so an outage never reads as an empty or missing value.
+ */
+async function replies(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  for (const [err] of results) if (err) throw err;
+  return results.map(([, value]) => value);
+}
 
 function scriptError(customerId: string, reply: ScriptReply): DirectoryError {
   const code = String(reply[1]) as DirectoryErrorCode;

@@ -182,7 +182,10 @@ local res, detail = run()
 return finish(res, detail)
 `;
 
-/** ARGV[7] licenses to add (csv), ARGV[8] licenses to remove (csv), ARGV[9..] expected version per user. */
+/**
+ * ARGV[7] licenses to add (csv), ARGV[8] licenses to remove (csv), ARGV[9] only users holding this license
+ * ('' = everyone: the "replace" mode moves holders of one license to another), ARGV[10..] expected version per user.
+ */
 const CHANGE_LICENSES = `
 local function run()
   local add, remove = split(ARGV[7]), split(ARGV[8])
@@ -195,15 +198,16 @@ local function run()
     local u = loadUser(KEYS[i])
     if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(KEYS[i])} end
     if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
-    local expected = ARGV[9 + i - FIRST_USER_KEY]
+    local expected = ARGV[10 + i - FIRST_USER_KEY]
     if expected ~= '' and expected ~= u.version then return {'ERR', 'STALE', u.id} end
     local held = {}
     for _, s in ipairs(split(u.licenses)) do held[s] = true end
     local added, removed = {}, {}
-    for _, s in ipairs(remove) do
+    local applies = ARGV[9] == '' or held[ARGV[9]]
+    for _, s in ipairs(applies and remove or {}) do
       if held[s] then held[s] = nil; removed[#removed + 1] = s; need[s] = (need[s] or 0) - 1 end
     end
-    for _, s in ipairs(add) do
+    for _, s in ipairs(applies and add or {}) do
       if not held[s] then held[s] = true; added[#added + 1] = s; need[s] = (need[s] or 0) + 1 end
     end
     plans[#plans + 1] = {u = u, key = KEYS[i], held = held, added = added, removed = removed}
