@@ -266,6 +266,15 @@ export function manageLicensesCard(t: T, m: ManageLicensesModel): AdaptiveCard {
       }),
     );
   }
+  if (m.subscriptions.length > 1) {
+    // Replace: holders of one license move to another; their other licenses stay as they are.
+    const choices = m.subscriptions.map((s) => ({ title: s.name, value: s.skuId }));
+    body.push(
+      text(t('manage.replaceHint'), { separator: true, isSubtle: true }),
+      choiceSet('replaceFrom', t('manage.replaceFrom'), choices, { placeholder: t('common.none') }),
+      choiceSet('replaceTo', t('manage.replaceTo'), choices, { placeholder: t('common.none') }),
+    );
+  }
   const data = { customerId: m.customer.id, operationId: m.operationId, userIds: m.users.map((u) => u.id), versions: versionsOf(m.users), initial };
   return card(body, [
     execute(t('manage.save'), VERBS.saveLicenses, data, { inputs: true, style: 'positive' }),

@@ -66,6 +66,8 @@ const schemas = {
     userIds: z.array(id).min(1).max(500),
     versions,
     initial: z.record(id, licenseState),
+    replaceFrom: shortText(64),
+    replaceTo: shortText(64),
   }),
   [VERBS.resetPassword]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
   [VERBS.confirmResetPassword]: z.object({ customerId, userId: id, version: z.number().int().min(0), operationId }),
@@ -147,7 +149,10 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
         if (!state.success) return { ok: false, reason: 'invalidData', field: `lic_${sku}` };
         desired[sku] = state.data;
       }
-      return { ok: true, command: { name: 'saveLicenses', customer: v.customerId, operationId: v.operationId, userIds: v.userIds, versions: v.versions, initial: v.initial, desired } };
+      const [from, to] = [v.replaceFrom?.trim(), v.replaceTo?.trim()];
+      if (!!from !== !!to || (from && (from === to || !(from in v.initial) || !(to! in v.initial)))) return { ok: false, reason: 'invalidData', field: 'replaceTo' };
+      const replace = from && to ? { from, to } : undefined;
+      return { ok: true, command: { name: 'saveLicenses', customer: v.customerId, operationId: v.operationId, userIds: v.userIds, versions: v.versions, initial: v.initial, desired, replace } };
     }
     case VERBS.resetPassword: {
       const v = parsed.data as z.infer<(typeof schemas)['resetPassword']>;

@@ -154,6 +154,12 @@ function build(spec: CommandSpec, args: string[], flags: Flags): Command | null 
       const users = list(args.slice(2));
       return users.length ? { name: spec.name, skuId: first.toUpperCase(), customer: second, users } : null;
     }
+    case 'replace': {
+      if (args.length < 4) return null;
+      const users = list(args.slice(3));
+      const [from, to] = [first.toUpperCase(), second.toUpperCase()];
+      return users.length && from !== to ? { name: 'replace', from, to, customer: args[2], users } : null;
+    }
     case 'resetPassword':
       return args.length === 2 ? { name: 'resetPassword', customer: first, user: second } : null;
     case 'deleteUsers': {

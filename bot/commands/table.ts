@@ -34,6 +34,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'importUsers', words: ['import', 'users'], usage: 'import users <customer>', descriptionKey: 'help.cmd.importUsers', access: 'admin' },
   { name: 'assign', words: ['assign'], usage: 'assign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.assign', access: 'admin' },
   { name: 'unassign', words: ['unassign'], usage: 'unassign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.unassign', access: 'admin' },
+  { name: 'replace', words: ['replace'], usage: 'replace <sku> <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.replace', access: 'admin' },
   { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk', menu: true },
   { name: 'deleteUsers', words: ['delete', 'user'], usage: 'delete user <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.deleteUser', access: 'admin' },
   { name: 'deletedUsers', words: ['deleted', 'users'], usage: 'deleted users <customer>', descriptionKey: 'help.cmd.deletedUsers', access: 'helpdesk', menu: true },

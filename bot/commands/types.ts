@@ -20,8 +20,9 @@ export type Command =
   | { name: 'importCheck'; customer: string; jobId: string; options: ImportOptions }
   | { name: 'importRun'; customer: string; jobId: string; operationId?: string; options: ImportOptions }
   | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
+  | { name: 'replace'; customer: string; from: string; to: string; users: string[] }
   | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }
-  | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; initial: Record<string, LicenseState>; desired: Record<string, LicenseState> }
+  | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; initial: Record<string, LicenseState>; desired: Record<string, LicenseState>; replace?: { from: string; to: string } }
   | { name: 'resetPassword'; customer: string; user: string; version?: number }
   | { name: 'confirmResetPassword'; customer: string; userId: string; version: number; operationId: string }
   | { name: 'deleteUsers'; customer: string; users: string[]; versions?: Record<string, number> }

@@ -45,14 +45,17 @@ export function describeError(t: T, err: DirectoryError): string {
   }
 }
 
-/** Redis unreachable or a command timed out: the caller should try again; nothing was changed. */
+/**
+ * Redis unreachable or a command timed out: the caller should try again. A change whose reply was lost may have been
+ * applied; trying the same action again is safe, its operation id replays the first result.
+ */
 export function isUnavailable(err: unknown): boolean {
   if (isDirectoryError(err)) return false;
   const e = err as { name?: string; code?: string; message?: string };
   return (
     e?.name === 'MaxRetriesPerRequestError' ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NR_CLOSED'].includes(String(e?.code)) ||
-    /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN/.test(String(e?.message))
+    /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN|Command timed out|Failed to refresh slots cache|None of startup nodes is available/.test(String(e?.message))
   );
 }
 

@@ -181,6 +181,10 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     return changeLicensesTyped(cmd, ctx);
   },
 
+  async replace(cmd, ctx) {
+    return changeLicensesTyped(cmd, ctx);
+  },
+
   async manageLicenses(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const users = await selectedUsers(ctx, customer, cmd.userIds, cmd.versions);
@@ -191,11 +195,13 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
     const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+    // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
+    const change = cmd.replace ? { replace: cmd.replace } : { add, remove };
     try {
       const results = await ctx.directory.changeLicenses(
         customer.id,
         cmd.userIds.map((userId) => ({ userId, expectedVersion: cmd.versions[userId] })),
-        { add, remove },
+        change,
         { actor: ctx.caller, operationId: cmd.operationId },
       );
       const users = await ctx.directory.readUsers(customer.id, cmd.userIds);
@@ -362,10 +368,10 @@ async function finishSeries(ctx: HandlerContext, customer: Customer, series: { i
   );
 }
 
-async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign'>, ctx: HandlerContext): Promise<AdaptiveCard> {
+async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'replace'>, ctx: HandlerContext): Promise<AdaptiveCard> {
   const customer = await resolveCustomer(ctx, cmd.customer);
   const users = await resolveUsers(ctx, customer, cmd.users);
-  const change = cmd.name === 'assign' ? { add: [cmd.skuId] } : { remove: [cmd.skuId] };
+  const change = cmd.name === 'replace' ? { replace: { from: cmd.from, to: cmd.to } } : cmd.name === 'assign' ? { add: [cmd.skuId] } : { remove: [cmd.skuId] };
   const results = await ctx.directory.changeLicenses(customer.id, users.map((u) => ({ userId: u.id })), change, { actor: ctx.caller, operationId: `msg:${ctx.activityId}` });
   return licenseResultsCard(ctx.t, {
     customer,

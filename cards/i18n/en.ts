@@ -318,6 +318,10 @@ export const en = {
   'import.csv.notCreated': 'Not created: {reason}',
   'import.csv.notImported': 'Not imported',
   'error.importNotFound': 'This import is no longer available (it finished, expired, or belongs to someone else). Send the file again.',
+  'help.cmd.replace': 'Move users from one license to another; their other licenses stay.',
+  'manage.replaceHint': 'Or replace one license with another for the selected users who hold it (their other licenses stay):',
+  'manage.replaceFrom': 'Replace this license',
+  'manage.replaceTo': 'with this license',
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;

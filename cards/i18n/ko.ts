@@ -325,4 +325,8 @@ export const ko: Catalog = {
   'import.csv.notCreated': '만들지 못함: {reason}',
   'import.csv.notImported': '가져오지 않음',
   'error.importNotFound': '이 가져오기는 더 이상 사용할 수 없습니다(완료, 만료 또는 다른 사용자의 가져오기). 파일을 다시 보내세요.',
+  'help.cmd.replace': '사용자의 라이선스를 다른 라이선스로 바꿉니다. 다른 라이선스는 그대로 유지됩니다.',
+  'manage.replaceHint': '또는 선택한 사용자 중 해당 라이선스를 가진 사용자의 라이선스를 다른 라이선스로 바꿉니다(다른 라이선스는 유지):',
+  'manage.replaceFrom': '바꿀 라이선스',
+  'manage.replaceTo': '새 라이선스',
 };
