@@ -263,8 +263,17 @@ describe('an agent whose Teams runs in Korean', () => {
 
     // 라이선스 관리
     const manage = step(steps, 'manage licenses');
-    expect(texts(manage)).toEqual(['라이선스 관리 — Contoso Ltd', '선택한 사용자: Alice Smith, Carol White, Nina Park']);
-    expect(inputs(manage).map((i) => i.label)).toEqual(['Office 365 E3 — 사용 가능 6개 — 선택한 3명 중 2명에게 할당됨', 'Microsoft 365 E5 — 사용 가능 1개 — 선택한 3명 중 1명에게 할당됨']);
+    expect(texts(manage)).toEqual([
+      '라이선스 관리 — Contoso Ltd',
+      '선택한 사용자: Alice Smith, Carol White, Nina Park',
+      '또는 선택한 사용자 중 해당 라이선스를 가진 사용자의 라이선스를 다른 라이선스로 바꿉니다(다른 라이선스는 유지):',
+    ]);
+    expect(inputs(manage).map((i) => i.label)).toEqual([
+      'Office 365 E3 — 사용 가능 6개 — 선택한 3명 중 2명에게 할당됨',
+      'Microsoft 365 E5 — 사용 가능 1개 — 선택한 3명 중 1명에게 할당됨',
+      '바꿀 라이선스',
+      '새 라이선스',
+    ]);
     expect(choicesOf(manage, 'lic_O365_E3').map((ch) => ch.title)).toEqual(['선택한 모든 사용자에게 할당됨', '변경하지 않음(일부 사용자에게 할당됨)', '선택한 사용자 중 아무에게도 할당되지 않음']);
     expect(texts(step(steps, 'license results'))).toEqual(
       expect.arrayContaining(['라이선스 업데이트됨 — Contoso Ltd', '추가됨: Office 365 E3. 제거됨: 없음.', '추가됨: 없음. 제거됨: Microsoft 365 E5.', '변경 내용 없음.']),
