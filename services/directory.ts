@@ -301,7 +301,9 @@ export class DirectoryService {
       id, upn, username, domain, displayName, firstName, lastName, usageLocation, role, licenses.sort().join(','),
       password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(displayName, upn),
     ], [this.keys.user(customerId, id)], now);
-    const replayed = reply.replayed;
+    // A replay that created the very id drawn above is this call's own script, re-sent by the client after its reply
+    // was lost: the user and the password are this call's, so the password is shown now (it never was).
+    const replayed = reply.replayed && String(reply[1]) !== id;
     // The script wrote exactly these fields; only a replay (first result, maybe another user) reads back.
     const user: CustomerUser = replayed
       ? await this.getUser(customerId, String(reply[1]))
@@ -359,6 +361,7 @@ export class DirectoryService {
 
   async resetPassword(customerId: string, user: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; temporaryPassword: string; replayed: boolean }> {
     const password = this.generatePassword();
+    const hash = await hashPassword(password);
     const current = await this.getUser(customerId, user.userId);
     const reply = await this.mutate(
       'pabResetPassword',
@@ -366,10 +369,16 @@ export class DirectoryService {
       options,
       'reset-password',
       current.userPrincipalName,
-      [versionArg(user.expectedVersion), await hashPassword(password)],
+      [versionArg(user.expectedVersion), hash],
       [this.keys.user(customerId, user.userId)],
     );
-    if (reply.replayed) return { user: await this.getUser(customerId, user.userId), temporaryPassword: '', replayed: true };
+    if (reply.replayed) {
+      const stored = await this.getUser(customerId, user.userId);
+      // The stored hash is this call's own (salted, so unique): its script was re-sent after its reply was lost, and
+      // this password, never shown, is the one that works.
+      const own = (await this.redis.hget(this.keys.user(customerId, user.userId), 'pwHash')) === hash;
+      return own ? { user: stored, temporaryPassword: password, replayed: false } : { user: stored, temporaryPassword: '', replayed: true };
+    }
     const updated: CustomerUser = { ...current, version: Number(reply[2]), mustChangePassword: true, hasPassword: true };
     return { user: updated, temporaryPassword: password, replayed: false };
   }

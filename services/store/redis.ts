@@ -42,7 +42,17 @@ export interface ConnectOptions {
   url?: string;
   /** Seed nodes of a Redis Cluster instead of a single server. */
   clusterNodes?: Array<{ host: string; port: number }>;
+  /** How long one command may go unanswered before it fails (default REDIS_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs?: number;
 }
+
+/**
+ * A command Redis has not answered within this time fails ("Command timed out"), so a turn answers "try again" well
+ * before Teams gives up on it (15 s). Without it, a command in flight when Redis goes away waits, unanswered, for as
+ * long as Redis stays away (ioredis re-sends it after reconnecting). A re-sent change that lands later is harmless:
+ * every change carries an operation id, so trying the same action again replays its first result.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * "host:port,host:port" (REDIS_CLUSTER_NODES) → seed nodes; null when an entry is not host:port with a port
@@ -61,9 +71,9 @@ export function parseClusterNodes(spec: string): Array<{ host: string; port: num
 export function connectRedis(options: ConnectOptions): RedisClient {
   let client: RedisClient;
   if (options.clusterNodes) {
-    client = new Cluster(options.clusterNodes, { redisOptions: { maxRetriesPerRequest: 2 } });
+    client = new Cluster(options.clusterNodes, { redisOptions: { maxRetriesPerRequest: 2, commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS } });
   } else if (options.url) {
-    client = new Redis(options.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    client = new Redis(options.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS });
   } else {
     // Required lazily so a production process never loads the emulator.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
