@@ -18,6 +18,7 @@ import { checkProductionRedis } from './redisChecks';
 import { AgentConversations, PrivateChannel } from './privateChannel';
 
 const HEALTH_TIMEOUT_MS = 1000;
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -45,6 +46,8 @@ export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
   privateChannelFor?: (context: TurnContext) => PrivateChannel;
+  /** How long an attached file may take to download (tests shorten the 20 s default). */
+  downloadTimeoutMs?: number;
 }
 
 export interface App {
@@ -125,11 +128,18 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     partnerTenantId: settings.partnerTenantId,
     logger,
     privateChannelFor: options.privateChannelFor,
+    downloadTimeoutMs: options.downloadTimeoutMs,
   });
 
   const server = restify.createServer({ name: 'partner-admin-bot' });
   server.use(restify.plugins.bodyParser({ maxBodySize: 2 * 1024 * 1024 }));
   let ready = false;
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const purge = () =>
+    void directory
+      .purgeExpired()
+      .then((n) => n && logger.info({ purged: n }, 'purged users deleted more than 30 days ago'))
+      .catch((err: Error) => logger.warn({ err: err.message }, 'purge failed; it runs again within the hour'));
   let stopping = false;
   let inFlight = 0;
   let drained: (() => void) | null = null;
@@ -188,6 +198,9 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       new Promise((resolve) => {
         server.listen(settings.port, settings.host, () => {
           ready = true;
+          // Users deleted more than 30 days ago are purged now and every hour; safe with several instances.
+          purge();
+          purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
           // Imports left running by a stopped instance continue here (a lock keeps one runner per job).
           void importRunner.resumeAll().then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'));
           const address = server.address();
@@ -198,6 +211,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     close: async (graceMs = 10_000) => {
       ready = false;
       stopping = true;
+      clearInterval(purgeTimer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       if (inFlight > 0) {
