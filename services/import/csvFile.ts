@@ -46,8 +46,21 @@ function decode(bytes: Buffer): { text: string; encoding: string } | null {
     return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), encoding: 'utf-8' };
   } catch {
     // Excel's "CSV (Comma delimited)" writes the Windows code page.
-    return { text: new TextDecoder('windows-1252').decode(bytes), encoding: 'windows-1252' };
+    return { text: decodeWindows1252(bytes), encoding: 'windows-1252' };
   }
+}
+
+/** Windows-1252 at 0x80–0x9F (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ‘ ’ “ ” • – — ˜ ™ š › œ ž Ÿ); the five unassigned bytes stay as they are. */
+const CP1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * Node's TextDecoder('windows-1252') decodes as ISO-8859-1, turning the curly apostrophe of O’Brien, dashes and €
+ * into control characters; the rest of the code page is Latin-1.
+ */
+function decodeWindows1252(bytes: Buffer): string {
+  return bytes.toString('latin1').replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]);
 }
 
 /** Control characters other than tab and line breaks mean this is not a text file. */
@@ -68,7 +81,7 @@ export function readCsv(bytes: Buffer): CsvResult {
   const text = decoded.text.replace(/^\ufeff/, '');
   if (!text.trim()) return { ok: false, problem: { kind: 'empty' } };
   const delimiter = detectDelimiter(text);
-  let records: Array<{ record: string[]; info: { lines: number } }>;
+  let records: Array<{ record: string[]; info: { bytes: number } }>;
   try {
     records = parse(text, {
       delimiter,
@@ -77,23 +90,28 @@ export function readCsv(bytes: Buffer): CsvResult {
       info: true,
       trim: false,
       max_record_size: 256 * 1024,
-    }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
+    }) as unknown as Array<{ record: string[]; info: { bytes: number } }>;
   } catch (err) {
     const e = err as { lines?: number; message?: string; code?: string };
     return { ok: false, problem: { kind: 'malformed', line: e.lines ?? 0, reason: e.code ?? 'CSV_INVALID' } };
   }
+  // Line numbers: csv-parse's own line count is off after empty lines and after CRLF inside quotes, so each
+  // record's first line is counted here from where the previous record ended (info.bytes, in UTF-8 bytes of the
+  // text), skipping the empty lines in between.
+  const utf8 = Buffer.from(text, 'utf8');
+  let cursor = 0;
+  let lineNo = 1;
+  const startLines = records.map((r, i) => {
+    const from = i === 0 ? 0 : records[i - 1].info.bytes;
+    for (; cursor < from; cursor++) if (utf8[cursor] === 0x0a) lineNo++;
+    for (; cursor < utf8.length && (utf8[cursor] === 0x0a || utf8[cursor] === 0x0d); cursor++) if (utf8[cursor] === 0x0a) lineNo++;
+    return lineNo;
+  });
   // Rows of only empty cells (Excel's trailing ";;;") are not rows.
-  const meaningful = records.filter((r) => r.record.some((c) => c.trim() !== ''));
+  const meaningful = records.map((r, i) => ({ ...r, line: startLines[i] })).filter((r) => r.record.some((c) => c.trim() !== ''));
   if (!meaningful.length) return { ok: false, problem: { kind: 'empty' } };
   const [header, ...body] = meaningful;
   if (body.length > MAX_ROWS) return { ok: false, problem: { kind: 'tooManyRows', max: MAX_ROWS, rows: body.length } };
-  // info.lines is the line where the record ends; a row starts after the previous one ended.
-  const rows: CsvRow[] = [];
-  let previousEnd = header.info.lines;
-  for (const r of body) {
-    const start = records[records.indexOf(r) - 1]?.info.lines ?? previousEnd;
-    rows.push({ line: start + 1, cells: r.record });
-    previousEnd = r.info.lines;
-  }
+  const rows: CsvRow[] = body.map((r) => ({ line: r.line, cells: r.record }));
   return { ok: true, table: { headers: header.record.map((h) => h.trim()), rows, delimiter, encoding: decoded.encoding } };
 }
