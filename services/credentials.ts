@@ -51,6 +51,24 @@ export function credentialsCsv(rows: Credential[], headers: [string, string, str
   });
 }
 
+/** A download link's token: a random 128-bit id and a random 256-bit key, base64url, joined by a dot. */
+const newDownloadToken = (): string => `${b64url(randomBytes(16))}.${b64url(randomBytes(32))}`;
+
+/**
+ * KEYS[1] the series, KEYS[2] its finished record (one hash tag); ARGV[1] TTL (ms), ARGV[2] the sealed token drawn by
+ * this call. → {'FIRST', entries…} (moved to the record with the token), {'DONE', record…} or {'EMPTY'}.
+ */
+const FINISH_SERIES = `
+local done = redis.call('LRANGE', KEYS[2], 0, -1)
+if #done > 0 then return {'DONE', unpack(done)} end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+if #items == 0 then return {'EMPTY'} end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('RPUSH', KEYS[2], 'token:' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return {'FIRST', unpack(items)}
+`;
+
 export type Redeemed = { ok: true; filename: string; content: string } | { ok: false; reason: 'gone' };
 
 export class CredentialVault {
@@ -70,6 +88,30 @@ export class CredentialVault {
     await this.redis.multi().rpush(key, encrypt(Buffer.from(seriesKey, 'base64url'), JSON.stringify(credential))).pexpire(key, SERIES_TTL_MS).exec();
   }
 
+  /**
+   * Finishes a series, once. The first call moves its sealed entries to a "finished" record (still sealed under the
+   * series key, kept as long as a download link) together with the download token it draws, sealed the same way; a
+   * repeated call (Teams' retry, the button pressed twice) gets the same entries and token back. `first` says whether
+   * this call finished it: only that call creates the download and delivers anything.
+   */
+  async finishSeries(owner: string, seriesId: string, seriesKey: string): Promise<{ first: boolean; credentials: Credential[]; token: string }> {
+    const k = Buffer.from(seriesKey, 'base64url');
+    const drawn = newDownloadToken();
+    const reply = (await this.redis.eval(
+      FINISH_SERIES,
+      2,
+      this.keys.credentialSeries(owner, seriesId),
+      this.keys.credentialSeriesDone(owner, seriesId),
+      String(DOWNLOAD_TTL_MS),
+      encrypt(k, drawn),
+    )) as string[];
+    const [state, ...sealed] = reply;
+    const open = (x: string) => decrypt(k, x);
+    const token = state === 'FIRST' ? drawn : (open(sealed.find((x) => x.startsWith('token:'))?.slice(6) ?? '') ?? '');
+    const credentials = sealed.filter((x) => !x.startsWith('token:')).map(open).filter((p): p is string => p !== null).map((p) => JSON.parse(p) as Credential);
+    return { first: state === 'FIRST', credentials, token };
+  }
+
   /** Takes (and deletes) every credential of a series; only its owner's key opens them. */
   async takeSeries(owner: string, seriesId: string, seriesKey: string): Promise<Credential[]> {
     const key = this.keys.credentialSeries(owner, seriesId);
@@ -80,16 +122,17 @@ export class CredentialVault {
   }
 
   /** Stores a file for one download; returns the token that the link carries (id + key). */
-  async createDownload(owner: string, filename: string, content: string): Promise<string> {
-    const id = randomBytes(16);
-    const key = randomBytes(32);
+  /** `finished`: the finished series this file comes from, deleted with the download when it is used. */
+  async createDownload(owner: string, filename: string, content: string, token = newDownloadToken(), finished?: { seriesId: string }): Promise<string> {
+    const [id, key] = token.split('.').map((p) => Buffer.from(p, 'base64url'));
     const redisKey = this.keys.download(createHash('sha256').update(id).digest('hex'));
+    const extra = finished ? ['finished', this.keys.credentialSeriesDone(owner, finished.seriesId)] : [];
     await this.redis
       .multi()
-      .hset(redisKey, 'owner', owner, 'filename', filename, 'expiresAt', String(this.clock.now() + DOWNLOAD_TTL_MS), 'data', encrypt(key, content))
+      .hset(redisKey, 'owner', owner, 'filename', filename, 'expiresAt', String(this.clock.now() + DOWNLOAD_TTL_MS), 'data', encrypt(key, content), ...extra)
       .pexpire(redisKey, DOWNLOAD_TTL_MS)
       .exec();
-    return `${b64url(id)}.${b64url(key)}`;
+    return token;
   }
 
   /** Answers once: the stored ciphertext is deleted in the same step it is read. */
@@ -99,6 +142,8 @@ export class CredentialVault {
     const redisKey = this.keys.download(createHash('sha256').update(Buffer.from(idPart, 'base64url')).digest('hex'));
     const results = await this.redis.multi().hgetall(redisKey).del(redisKey).exec();
     const stored = (results?.[0]?.[1] as Record<string, string> | undefined) ?? {};
+    // Once the file is taken, the finished series it came from goes too: nothing of the series is left.
+    if (stored.finished) await this.redis.del(stored.finished);
     if (!stored.data || Number(stored.expiresAt) <= this.clock.now()) return { ok: false, reason: 'gone' };
     const content = decrypt(Buffer.from(keyPart, 'base64url'), stored.data);
     return content === null ? { ok: false, reason: 'gone' } : { ok: true, filename: stored.filename, content };

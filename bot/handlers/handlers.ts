@@ -87,10 +87,12 @@ async function selectedUsers(ctx: HandlerContext, customer: Customer, ids: strin
  * Temporary passwords: in the 1:1 chat the reply card shows them; elsewhere they go to the agent's
  * 1:1 chat and the public reply only says so (or why it could not).
  */
-async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string): Promise<AdaptiveCard> {
+async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string, deliver = true): Promise<AdaptiveCard> {
   if (ctx.conversation === 'personal') return credentialsCard(ctx.t, model, title);
   // The public reply names the users only: no password, no download link.
   const publicModel: CredentialsModel = { ...model, downloadUrl: undefined, users: model.users.map(({ password: _omit, ...u }) => u) };
+  // A repeated delivery (Teams' retry, a double click) sends nothing privately again: it answers as the first did.
+  if (!deliver || !(model.downloadUrl || model.users.some((u) => u.password))) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
   const delivery = await ctx.privateChannel.send(credentialsCard(ctx.t, model, title));
   if (delivery.ok) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
   const notice = delivery.reason === 'notInstalled' ? ctx.t('private.failed.notInstalled') : ctx.t('private.failed.other');
@@ -122,7 +124,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async addUser(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    return addUserCard(ctx.t, { customer, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+    // The form carries its series from the start, so a repeated first "Save and add another" cannot start a second one.
+    return addUserCard(ctx.t, { customer, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), series: ctx.vault.newSeries() });
   },
 
   async createUser(cmd, ctx) {
@@ -148,7 +151,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const credential = { displayName: user.displayName, userPrincipalName: user.userPrincipalName, password: created.temporaryPassword };
     // A replayed submit created nothing new: its password went with the first answer.
     const fresh = !created.replayed && !!created.temporaryPassword;
-    if (cmd.addAnother || cmd.series) {
+    if (cmd.addAnother || (cmd.series && cmd.addedSoFar > 0)) {
       const series = cmd.series ?? ctx.vault.newSeries();
       if (fresh) await ctx.vault.addToSeries(ctx.caller.id, series.id, series.key, credential);
       if (!cmd.addAnother) return finishSeries(ctx, customer, series);
@@ -157,7 +160,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         subscriptions: await ctx.directory.getSubscriptions(customer.id),
         operationId: ctx.newOperationId(),
         series,
-        addedSoFar: cmd.addedSoFar + (created.replayed ? 0 : 1),
+        // This submit added the user, whether this is its first delivery or a repeat.
+        addedSoFar: cmd.addedSoFar + 1,
         lastAdded: { displayName: user.displayName, userPrincipalName: user.userPrincipalName },
       });
     }
@@ -356,15 +360,19 @@ async function ownJob(ctx: HandlerContext, customer: Customer, jobId: string): P
 
 /** The one confirmation of a series: every new user with its password, and a one-time CSV download. */
 async function finishSeries(ctx: HandlerContext, customer: Customer, series: { id: string; key: string }): Promise<AdaptiveCard> {
-  const credentials = await ctx.vault.takeSeries(ctx.caller.id, series.id, series.key);
+  // Finished once; a repeated Finish gets the same confirmation and link, and delivers nothing again.
+  const { first, credentials, token } = await ctx.vault.finishSeries(ctx.caller.id, series.id, series.key);
   if (!credentials.length) return messageCard(ctx.t('created.title'), [ctx.t('created.seriesEmpty')]);
-  const csv = credentialsCsv(credentials, [ctx.t('csv.displayName'), ctx.t('csv.userPrincipalName'), ctx.t('csv.password')]);
-  const token = await ctx.vault.createDownload(ctx.caller.id, `${customer.id}-new-users.csv`, csv);
+  if (first) {
+    const csv = credentialsCsv(credentials, [ctx.t('csv.displayName'), ctx.t('csv.userPrincipalName'), ctx.t('csv.password')]);
+    await ctx.vault.createDownload(ctx.caller.id, `${customer.id}-new-users.csv`, csv, token, { seriesId: series.id });
+  }
   const subscriptions = await ctx.directory.getSubscriptions(customer.id);
   return withCredentials(
     ctx,
     { customer, subscriptions, users: credentials.map((c) => ({ ...c, licenses: [] })), downloadUrl: `${ctx.publicBaseUrl}/downloads/${token}` },
     ctx.t('created.seriesTitle', { count: credentials.length, customer: customer.name }),
+    first,
   );
 }
 

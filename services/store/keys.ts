@@ -12,6 +12,7 @@
  *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat
  *   <root>refusals                       list   refused requests (who, what, why), newest first, capped
  *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
+ *   <root>{a:<agentId>}:series:<id>:done list   the same, once finished, plus the sealed download token; 10 min
  *   <root>download:<sha256(link id)>     hash   owner, filename, expiresAt, AES-GCM sealed file; 10 min, read once
  *   <root>{c:<id>}:customer              hash   id, name, domains (comma-separated, default first)
  *   <root>{c:<id>}:skus                  hash   skuId → display name
@@ -73,6 +74,10 @@ export class KeyLayout {
   }
   refusals(): string {
     return `${this.root}refusals`;
+  }
+  /** A finished series: what its confirmation showed, for a repeated Finish (same hash tag as the series). */
+  credentialSeriesDone(agentId: string, seriesId: string): string {
+    return `${this.credentialSeries(agentId, seriesId)}:done`;
   }
   credentialSeries(agentId: string, seriesId: string): string {
     return `${this.root}{a:${agentId.toLowerCase()}}:series:${seriesId}`;
