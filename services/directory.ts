@@ -128,10 +128,16 @@ export class DirectoryService {
   async findCustomers(reference: string): Promise<Customer[]> {
     const ref = reference.trim().toLowerCase();
     if (!ref) return [];
-    const [byDomain, all] = await Promise.all([this.redis.hget(this.keys.domains(), ref), this.listCustomers()]);
+    // Matching needs only the names and the domain index; domains are read for the matches alone, so naming a
+    // customer costs two commands plus one per match, however many customers the partner has.
+    const [byDomain, names] = await Promise.all([this.redis.hget(this.keys.domains(), ref), this.redis.hgetall(this.keys.customerNames())]);
+    const all = Object.keys(names).map((id) => ({ id, name: names[id] }));
     const exact = all.filter((c) => c.id.toLowerCase() === ref || c.id === byDomain || c.name.toLowerCase() === ref);
-    if (exact.length) return exact;
-    return all.filter((c) => c.name.toLowerCase().includes(ref));
+    const matches = (exact.length ? exact : all.filter((c) => c.name.toLowerCase().includes(ref))).sort(
+      (a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
+    );
+    const domains = await Promise.all(matches.map((c) => this.redis.hget(this.keys.customerKey(c.id, 'customer'), 'domains')));
+    return matches.map((c, i) => ({ ...c, domains: String(domains[i] ?? '').split(',').filter(Boolean) }));
   }
 
   async getCustomer(customerId: string): Promise<Customer> {
