@@ -225,11 +225,28 @@ local function run()
     local u = p.u
     local changed = (#p.added + #p.removed) > 0
     if changed then
-      indexRemove(u)
+      -- Only the license indexes and counters move; the user keeps its entries in the active, role and UPN indexes.
+      local m = member(u)
+      local wasUnlicensed = #split(u.licenses) == 0
+      for _, s in ipairs(p.removed) do
+        redis.call('ZREM', K_LIC, s .. SEP .. m)
+        count('lic:' .. s, -1)
+      end
+      for _, s in ipairs(p.added) do
+        redis.call('ZADD', K_LIC, 0, s .. SEP .. m)
+        count('lic:' .. s, 1)
+      end
       u.licenses = table.concat(sortedKeys(p.held), ',')
+      local isUnlicensed = #split(u.licenses) == 0
+      if wasUnlicensed and not isUnlicensed then
+        redis.call('ZREM', K_UNLIC, m)
+        count('unlicensed', -1)
+      elseif isUnlicensed and not wasUnlicensed then
+        redis.call('ZADD', K_UNLIC, 0, m)
+        count('unlicensed', 1)
+      end
       u.version = tostring(tonumber(u.version) + 1)
       redis.call('HSET', p.key, 'licenses', u.licenses, 'version', u.version)
-      indexAdd(u)
       changedCount = changedCount + 1
     end
     res[#res + 1] = u.id
