@@ -39,6 +39,9 @@ export interface AdminBotDeps {
 
 type Translate = HandlerContext['t'];
 
+/** Typed text longer than this (Teams' own limit is about 28 kB) is refused before it is parsed. */
+const MAX_TYPED_TEXT = 32_000;
+
 /**
  * Routes only: typed text and card actions become a Command, the caller is checked, one handler
  * answers with a card. Every failure ends in a card, never in a 500.
@@ -77,8 +80,14 @@ export class AdminBot extends TeamsActivityHandler {
   }
 
   private async answerMessage(context: TurnContext): Promise<AdaptiveCard> {
+    // Teams sends at most about 28 kB of text; anything longer is not a command, and is not worth parsing.
+    if (String(context.activity.text ?? '').length > MAX_TYPED_TEXT) {
+      const t = translator(context.activity.locale).t;
+      return errorCard(t, { message: t('error.badCommand'), hint: t('error.tryHelp') });
+    }
     const text = TurnContext.removeRecipientMention(context.activity as Activity) ?? context.activity.text ?? '';
-    return this.answerText(context, text.replace(/<[^>]+>/g, ' ').trim());
+    // Tags that Teams leaves in the text; [^<>] keeps this linear on hostile input ([^>] was quadratic on many "<").
+    return this.answerText(context, text.replace(/<[^<>]+>/g, ' ').trim());
   }
 
   private async answerText(context: TurnContext, text: string): Promise<AdaptiveCard> {

@@ -202,7 +202,11 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
           purge();
           purgeTimer = setInterval(purge, PURGE_INTERVAL_MS).unref();
           // Imports left running by a stopped instance continue here (a lock keeps one runner per job).
-          void importRunner.resumeAll().then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'));
+          // Redis may be away right now: a failure is logged, never left unhandled (that would end the process).
+          void importRunner
+            .resumeAll()
+            .then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'))
+            .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume import jobs now; they resume at the next start'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });

@@ -21,6 +21,17 @@ const QUOTES: Record<string, string> = { '"': '"', "'": "'", '\u201c': '\u201d',
 export function tokenize(input: string): string[] {
   const tokens: string[] = [];
   const s = input.replace(/\u00a0/g, ' ').trim();
+  // Where a quote character next occurs at or after a position. Positions only grow, so each character is looked at
+  // once per quote kind: linear in the input, however many unmatched quotes it holds (searching afresh from every
+  // opening quote was quadratic: 28 kB of them held the event loop for most of a second).
+  const seen = new Map<string, number>();
+  const next = (q: string, from: number): number => {
+    const known = seen.get(q);
+    if (known !== undefined && (known < 0 || known >= from)) return known;
+    const found = s.indexOf(q, from);
+    seen.set(q, found);
+    return found;
+  };
   let i = 0;
   while (i < s.length) {
     if (/\s/.test(s[i])) {
@@ -29,10 +40,12 @@ export function tokenize(input: string): string[] {
     }
     const close = QUOTES[s[i]];
     if (close) {
-      let end = s.indexOf(close, i + 1);
-      // Teams sometimes sends a straight closing quote after a curly opening one.
-      if (end < 0) end = s.slice(i + 1).search(/["\u201d\u2019]/) + i + 1;
-      if (end <= i) end = s.length;
+      let end = next(close, i + 1);
+      if (end < 0) {
+        // Teams sometimes sends a straight closing quote after a curly opening one.
+        const ends = ['"', '\u201d', '\u2019'].map((q) => next(q, i + 1)).filter((p) => p >= 0);
+        end = ends.length ? Math.min(...ends) : s.length;
+      }
       tokens.push(s.slice(i + 1, end));
       i = end + 1;
       continue;
@@ -190,7 +203,9 @@ function build(spec: CommandSpec, args: string[], flags: Flags): Command | null 
 
 /** The command whose keywords are closest to what was typed (edit distance), if reasonably close. */
 export function nearest(typed: string): CommandSpec | undefined {
-  const word = typed.toLowerCase();
+  // No command is within reach of a longer word (the distance is at least the difference in length), and the edit
+  // distance of a huge one would cost length × command length for every command: compare a bounded prefix.
+  const word = typed.slice(0, 64).toLowerCase();
   let best: { spec: CommandSpec; d: number } | undefined;
   for (const spec of COMMANDS) {
     const d = Math.min(distance(word, spec.words.join(' ')), distance(word.split(' ')[0], spec.words[0]));

@@ -290,6 +290,32 @@ describe('Redis restarts in the middle of work', () => {
     }
   });
 
+  it('the bot starting while Redis is down does not crash: callers are told to try again, and it serves once Redis is back', async () => {
+    const w = await world();
+    try {
+      await w.directory.upsertCustomer({ id: CID, name: 'Contoso Ltd', domains: ['contoso.onmicrosoft.com'], subscriptions: [] }, ACTOR);
+      await redis.crash();
+      // A second instance comes up now: its start-up work (purge, resuming imports) fails, and must not end the process.
+      const client = connectRedis({ url: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+      client.on('error', () => undefined);
+      const lines: string[] = [];
+      const settings = loadSettings({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: MEGAN.aadObjectId });
+      const second = await createApp({ ...settings, port: 0 }, { redis: client, keys: w.keys, clock: w.clock, logger: createLogger('warn', { write: (l: string) => void lines.push(l) }) });
+      const bot = new BotClient({ endpoint: await second.listen(), serviceUrl: connector.url, tenantId: TENANT, agent: MEGAN });
+      try {
+        expect(visibleText(expectCard(await bot.invoke(VERBS.licenses, { customerId: CID })))).toMatch(TRY_AGAIN);
+        await redis.restart();
+        expect(visibleText(expectCard(await bot.invoke(VERBS.licenses, { customerId: CID })))).toMatch(/Licenses \u2014 Contoso Ltd/);
+        expect(lines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+      } finally {
+        await second.close();
+        client.disconnect();
+      }
+    } finally {
+      await w.close();
+    }
+  });
+
   it.todo('(a) restart in the middle of a CSV import: nothing created twice, every created user has a usable password (the import is being built now)');
 });
 
