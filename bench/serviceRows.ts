@@ -43,7 +43,7 @@ async function pool(count: number, concurrency: number, fn: (i: number) => Promi
 }
 
 /** Row 3: create, assign, delete, restore driven directly; floor = a trivial EVALSHA at the same concurrency. */
-export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createWithPasswordOpsPerSecond: number }> {
+export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createOpsPerSecond: number; createWithPasswordOpsPerSecond: number }> {
   const redis = connectRedis({ url: ctx.redisUrl }) as Redis;
   await redis.ping();
   const directory = new DirectoryService({ redis });
@@ -127,7 +127,7 @@ export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createWithPa
       figure({ row: '3', what: `service ${name}: Redis time in the script per op (commandstats usec)`, value: r.scriptMicrosPerOp, floor: floorMicros, unit: 'µs' }),
     );
   }
-  return { createWithPasswordOpsPerSecond: createPw.opsPerSecond };
+  return { createOpsPerSecond: create.opsPerSecond, createWithPasswordOpsPerSecond: createPw.opsPerSecond };
 }
 
 export const IMPORT_ROWS = 10_000;
@@ -285,6 +285,14 @@ async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
   return deleted;
 }
 
+export const PASSWORD_SAMPLE = 1000;
+
+/** Seconds row 6 should take at `users` users, from the creation rates row 3 measured on this machine in this run. */
+export function memoryRowSeconds(users: number, rates: { createOpsPerSecond: number; createWithPasswordOpsPerSecond: number }): number {
+  // Measured: the creations, plus about 30% for the floor records, the breakdown and removing the operation records.
+  return (1.3 * users) / rates.createOpsPerSecond + (2 * PASSWORD_SAMPLE) / rates.createWithPasswordOpsPerSecond + 15;
+}
+
 /** Row 6: Redis used_memory per user with two licenses each, at `memoryUsers` users. */
 export async function memoryRow(ctx: ServiceContext): Promise<void> {
   const N = ctx.memoryUsers;
@@ -315,7 +323,7 @@ export async function memoryRow(ctx: ServiceContext): Promise<void> {
 
   // Users created with a temporary password also store its scrypt hash; a sample, since scrypt is slow on purpose.
   // Its floor: the same plain record with a password hash of the product's length.
-  const PW_SAMPLE = Math.min(1000, N);
+  const PW_SAMPLE = Math.min(PASSWORD_SAMPLE, N);
   const pwHashLength = (await hashPassword('Bench#Password-1')).length;
   const floorPw = await floorRecords(ctx.admin, PW_SAMPLE, licenses, 'x'.repeat(pwHashLength));
   const passwordSample = async (customerId: string) => {
