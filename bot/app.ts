@@ -216,6 +216,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       ready = false;
       stopping = true;
       clearInterval(purgeTimer);
+      importRunner.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       if (inFlight > 0) {

@@ -20,14 +20,22 @@ export interface ImportRunnerDeps {
 }
 
 const PROGRESS_INTERVAL_MS = 1000;
+/** A job held by another instance is looked at again when its lock expires, or after this long at most. */
+const LOCK_POLL_MS = 1000;
+const LOCK_RETRY_MARGIN_MS = 50;
 
 /**
  * Runs import jobs in the background: a turn answers with the progress card and never waits for the job.
  * The card is updated in place at most once a second; at the end the agent gets one confirmation with the
- * one-time results download in the 1:1 chat. Jobs left running by a stopped instance resume at start-up.
+ * one-time results download in the 1:1 chat. Jobs left running by a stopped instance resume at start-up; when
+ * that instance's lock is still there (it was killed, or stopped without releasing it), the job is taken over
+ * once the lock expires, unless its holder is alive and keeps extending it.
  */
 export class ImportRunner {
   private readonly running = new Set<Promise<void>>();
+  private resuming: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private readonly waits = new Set<() => void>();
 
   constructor(private readonly deps: ImportRunnerDeps) {}
 
@@ -42,14 +50,37 @@ export class ImportRunner {
   }
 
   async resumeAll(): Promise<number> {
-    const jobs = await this.deps.importer.runningJobs();
-    for (const j of jobs) void this.launch(j.customerId, j.jobId);
-    return jobs.length;
+    const listed = this.deps.importer.runningJobs().then((jobs) => {
+      for (const j of jobs) void this.launch(j.customerId, j.jobId);
+      return jobs.length;
+    });
+    this.resuming = listed.catch(() => undefined);
+    return listed;
   }
 
-  /** Lets jobs in flight reach their next consistent point (shutdown). */
+  /** Settles when the jobs launched so far (the start-up resume included) have ended. */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.running]);
+    await this.resuming;
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+
+  /** No more take-overs: jobs waiting for another instance's lock give up (it resumes at the next start). */
+  stop(): void {
+    this.stopped = true;
+    for (const wake of this.waits) wake();
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waits.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.waits.add(wake);
+    });
   }
 
   private async execute(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'>): Promise<void> {
@@ -76,7 +107,7 @@ export class ImportRunner {
       notCreated: (code, params) => t('import.csv.notCreated', { reason: describeRowIssue(t, code, params) }),
       notImported: t('import.csv.notImported'),
     };
-    const result = await importer.run(customerId, jobId, {
+    const hooks: RunHooks = {
       labels,
       afterRow: testHooks.afterRow,
       onProgress: async (progress) => {
@@ -84,8 +115,16 @@ export class ImportRunner {
         lastUpdate = clock.now();
         await updateCard(importProgressCard(t, customer, progress));
       },
-    });
-    if (!result) return; // another instance runs it
+    };
+    let result = await importer.run(customerId, jobId, hooks);
+    // Another instance holds the job. If it is alive it extends its lock and finishes the job; if it died, its lock
+    // expires and the job is taken over here.
+    while (!result) {
+      if (this.stopped || (await importer.progress(customerId, jobId)).state !== 'running') return;
+      await this.wait(Math.min(await importer.lockRemainingMs(customerId, jobId), LOCK_POLL_MS) + LOCK_RETRY_MARGIN_MS);
+      if (this.stopped) return;
+      result = await importer.run(customerId, jobId, hooks);
+    }
     let passwordsSent = false;
     if (result.state === 'done' && result.created > 0) {
       const card = importResultsCard(t, { customer, created: result.created, downloadUrl: `${publicBaseUrl}/downloads/${result.downloadToken}` });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
+import type { ChainableCommander } from 'ioredis';
 import { CredentialVault, neutraliseFormula } from '../credentials';
 import { DirectoryService } from '../directory';
 import { DirectoryError, isDirectoryError } from '../errors';
@@ -173,7 +174,7 @@ export class ImportService {
       pipeline.rpush(rowsKey, ...csv.table.rows.slice(i, i + 1000).map((r) => JSON.stringify(r)));
     }
     pipeline.pexpire(key, JOB_TTL_MS).pexpire(rowsKey, JOB_TTL_MS);
-    await pipeline.exec();
+    await execOrThrow(pipeline);
     return { ok: true, preview: await this.validate(customerId, jobId, { mode: 'validRows' }) };
   }
 
@@ -190,6 +191,11 @@ export class ImportService {
 
   /** Validates every row against the file itself, the directory and the seats left, with the batch options. */
   async validate(customerId: string, jobId: string, options: ImportOptions): Promise<ImportPreview> {
+    return (await this.assess(customerId, jobId, options)).preview;
+  }
+
+  /** The preview, and every row that will not be imported (by row index) with its reason. */
+  private async assess(customerId: string, jobId: string, options: ImportOptions): Promise<{ preview: ImportPreview; failures: Array<{ index: number; issue: RowIssue }> }> {
     const [job, customer, subscriptions, rows] = await Promise.all([
       this.job(customerId, jobId),
       this.directory.getCustomer(customerId),
@@ -197,7 +203,7 @@ export class ImportService {
       this.rows(customerId, jobId),
     ]);
     const columns = (mapHeaders(JSON.parse(job.headers) as string[]) as { columns: Field[] }).columns;
-    const issues: RowIssue[] = [];
+    const failures: Array<{ index: number; issue: RowIssue }> = [];
     const parsed: ParsedRow[] = [];
     let withoutUsageLocation = 0;
     let withoutLicenses = 0;
@@ -208,18 +214,18 @@ export class ImportService {
 
     rows.forEach((row, index) => {
       const result = this.parseRow(row, index, columns, customer);
-      if ('issue' in result) return void issues.push(result.issue);
+      if ('issue' in result) return void failures.push({ index, issue: result.issue });
       if (!result.licenses) {
         withoutLicenses++;
         result.licenses = batchLicenses;
       }
       if (!result.usageLocation) {
         withoutUsageLocation++;
-        if (!batchUsage) return void issues.push({ line: row.line, code: 'USAGE_LOCATION_NEEDED', params: {} });
+        if (!batchUsage) return void failures.push({ index, issue: { line: row.line, code: 'USAGE_LOCATION_NEEDED', params: {} } });
         result.usageLocation = batchUsage;
       }
       const unknown = result.licenses.find((s) => !known.has(s));
-      if (unknown) return void issues.push({ line: row.line, code: 'UNKNOWN_LICENSE', params: { license: unknown } });
+      if (unknown) return void failures.push({ index, issue: { line: row.line, code: 'UNKNOWN_LICENSE', params: { license: unknown } } });
       parsed.push(result);
     });
 
@@ -229,7 +235,7 @@ export class ImportService {
     for (const r of parsed) {
       const upn = r.upn!.toLowerCase();
       const first = firstLine.get(upn);
-      if (first !== undefined) issues.push({ line: r.line, code: 'DUPLICATE_IN_FILE', params: { upn: r.upn!, line: first } });
+      if (first !== undefined) failures.push({ index: r.index, issue: { line: r.line, code: 'DUPLICATE_IN_FILE', params: { upn: r.upn!, line: first } } });
       else {
         firstLine.set(upn, r.line);
         unique.push(r);
@@ -239,7 +245,7 @@ export class ImportService {
     const taken = await this.existingUpns(customerId, unique.map((r) => r.upn!.toLowerCase()));
     const free = unique.filter((r) => {
       if (!taken.has(r.upn!.toLowerCase())) return true;
-      issues.push({ line: r.line, code: 'UPN_TAKEN', params: { upn: r.upn! } });
+      failures.push({ index: r.index, issue: { line: r.line, code: 'UPN_TAKEN', params: { upn: r.upn! } } });
       return false;
     });
     // Seats: rows in file order take the seats left; the rest are named with the license.
@@ -249,14 +255,15 @@ export class ImportService {
       const short = r.licenses!.find((s) => (left.get(s) ?? 0) < 1);
       for (const s of r.licenses!) seatsNeeded[s] = (seatsNeeded[s] ?? 0) + 1;
       if (short) {
-        issues.push({ line: r.line, code: 'NO_SEAT_LEFT', params: { license: short } });
+        failures.push({ index: r.index, issue: { line: r.line, code: 'NO_SEAT_LEFT', params: { license: short } } });
         return false;
       }
       for (const s of r.licenses!) left.set(s, (left.get(s) ?? 0) - 1);
       return true;
     });
-    issues.sort((a, b) => a.line - b.line);
-    return {
+    failures.sort((a, b) => a.index - b.index);
+    const issues = failures.map((f) => f.issue);
+    const preview: ImportPreview = {
       jobId,
       customer,
       subscriptions,
@@ -270,6 +277,7 @@ export class ImportService {
       options,
       filename: job.filename,
     };
+    return { preview, failures };
   }
 
   private safe<T>(f: () => T): T | undefined {
@@ -333,17 +341,26 @@ export class ImportService {
   async start(customerId: string, jobId: string, owner: Actor, options: ImportOptions, card: Record<string, string> = {}): Promise<{ started: boolean; preview: ImportPreview }> {
     const job = await this.job(customerId, jobId);
     if (job.owner !== owner.id) throw new DirectoryError('IMPORT_NOT_FOUND', { job: jobId });
-    const preview = await this.validate(customerId, jobId, options);
+    const { preview, failures } = await this.assess(customerId, jobId, options);
     if (job.state !== 'preview') return { started: false, preview };
     if (options.mode === 'allOrNothing' && preview.issueCount > 0) return { started: false, preview };
     if (preview.ready === 0) return { started: false, preview };
     const key = this.keys.importJob(customerId, jobId);
     const won = await this.redis.hsetnx(key, 'startedAt', String(this.directory.clock.now()));
     if (!won) return { started: false, preview };
-    await this.redis
-      .multi()
-      .hset(key, { state: 'running', options: JSON.stringify(options), ...card })
-      .sadd(this.keys.runningImports(), `${customerId} ${jobId}`)
+    // The rows the preview set aside are recorded as not created now, so the run creates exactly the rows it
+    // counted as ready: the first of duplicate rows, and the rows within the seats in file order.
+    // The list of running jobs is one key outside the customer's slot: written on its own (a transaction may not
+    // span slots on a cluster), first, so a job is never running without being listed for a resume.
+    await this.redis.sadd(this.keys.runningImports(), `${customerId} ${jobId}`);
+    const resultsKey = this.keys.importJob(customerId, jobId, ':results');
+    const tx = this.redis.multi();
+    if (failures.length) {
+      tx.hset(resultsKey, Object.fromEntries(failures.map((f) => [String(f.index), JSON.stringify({ ok: false, code: f.issue.code, params: f.issue.params } satisfies RowOutcome)])));
+      tx.pexpire(resultsKey, JOB_TTL_MS);
+    }
+    await tx
+      .hset(key, { state: 'running', options: JSON.stringify(options), processed: String(failures.length), created: '0', failed: String(failures.length), ...card })
       .exec();
     return { started: true, preview };
   }
@@ -360,6 +377,11 @@ export class ImportService {
       state: job.state as JobState,
       job,
     };
+  }
+
+  /** How long the job's lock is still held (0 = free): a runner that lost the lock tries again after it. */
+  async lockRemainingMs(customerId: string, jobId: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(this.keys.importJob(customerId, jobId, ':lock')));
   }
 
   /** Running jobs of every customer, for resuming at start-up. */
@@ -393,6 +415,8 @@ export class ImportService {
         counters.processed++;
         (JSON.parse(v) as RowOutcome).ok ? counters.created++ : counters.failed++;
       }
+      // All or nothing, and a row had already failed when the last run stopped: finish the roll-back.
+      if (options.mode === 'allOrNothing' && counters.failed > 0) return await this.rollBack(customerId, jobId, actor, counters);
       const todo = preview.rows.filter((r) => !(String(r.index) in recorded));
       for (let b = 0; b < todo.length; b += BATCH) {
         await this.redis.pexpire(lockKey, LOCK_TTL_MS);
@@ -420,12 +444,12 @@ export class ImportService {
         }
         write.hset(this.keys.importJob(customerId, jobId), { processed: String(counters.processed), created: String(counters.created), failed: String(counters.failed) });
         write.pexpire(resultsKey, JOB_TTL_MS);
-        await write.exec();
+        await execOrThrow(write);
         for (const [row] of outcomes) hooks.afterRow?.(row.index);
         if (options.mode === 'allOrNothing' && outcomes.some(([, o]) => !o.ok)) return this.rollBack(customerId, jobId, actor, counters);
         await hooks.onProgress?.({ jobId, customerId, total: Number(job.total), ...counters, state: 'running' });
       }
-      return await this.finish(customerId, jobId, actor, passwords, counters, hooks.labels ?? PLAIN_LABELS);
+      return await this.finish(customerId, jobId, actor, passwords, counters, hooks.labels ?? PLAIN_LABELS, token);
     } finally {
       // Release only our own lock.
       if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
@@ -456,6 +480,7 @@ export class ImportService {
     passwords: Map<number, string>,
     counters: { processed: number; created: number; failed: number },
     labels: ResultLabels,
+    runToken: string,
   ): Promise<ImportResult> {
     const [job, rows, recorded] = await Promise.all([
       this.job(customerId, jobId),
@@ -467,8 +492,17 @@ export class ImportService {
     const missing = Object.entries(recorded)
       .map(([i, v]) => [Number(i), JSON.parse(v) as RowOutcome] as const)
       .filter(([i, o]) => o.ok && !passwords.has(i));
+    // The operation id is this run's own: when a run stops half-way through the renewals, the passwords it set
+    // were never shown either, so the next run must set new ones rather than replay these.
     await mapLimit(missing, CONCURRENCY, async ([i, o]) => {
-      const reset = await this.directory.resetPassword(customerId, { userId: o.userId! }, { actor, operationId: `import:${jobId}:${i}:renew:${job.startedAt}:${counters.processed}` });
+      let reset;
+      try {
+        reset = await this.directory.resetPassword(customerId, { userId: o.userId! }, { actor, operationId: `import:${jobId}:${i}:renew:${runToken}` });
+      } catch (err) {
+        // Deleted (or purged) by someone meanwhile: nothing to renew, the job still finishes.
+        if (isDirectoryError(err) && (err.code === 'NOT_ACTIVE' || err.code === 'USER_NOT_FOUND')) return;
+        throw err;
+      }
       if (reset.temporaryPassword) {
         passwords.set(i, reset.temporaryPassword);
         passwordsRenewed++;
@@ -493,8 +527,8 @@ export class ImportService {
     await this.redis
       .multi()
       .hset(this.keys.importJob(customerId, jobId), { state: 'done', ...Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, String(v)])) })
-      .srem(this.keys.runningImports(), `${customerId} ${jobId}`)
       .exec();
+    await this.redis.srem(this.keys.runningImports(), `${customerId} ${jobId}`);
     return { jobId, customerId, total: rows.length, ...counters, state: 'done', downloadToken, passwordsRenewed };
   }
 
@@ -509,23 +543,38 @@ export class ImportService {
     await this.redis
       .multi()
       .hset(this.keys.importJob(customerId, jobId), { state: 'rolledBack' })
-      .srem(this.keys.runningImports(), `${customerId} ${jobId}`)
       .exec();
-    return { jobId, customerId, total: counters.processed, ...counters, created: 0, state: 'rolledBack', downloadToken: '', passwordsRenewed: 0 };
+    await this.redis.srem(this.keys.runningImports(), `${customerId} ${jobId}`);
+    const total = Number(await this.redis.hget(this.keys.importJob(customerId, jobId), 'total'));
+    return { jobId, customerId, total, ...counters, created: 0, state: 'rolledBack', downloadToken: '', passwordsRenewed: 0 };
   }
 }
 
-/** Runs `fn` over items with at most `limit` in flight; keeps the order. */
+/**
+ * Runs `fn` over items with at most `limit` in flight; keeps the order. After a failure no new item starts, and the
+ * first error is thrown once those in flight have settled (so nothing of this run is still writing when it ends).
+ */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { err: unknown } | undefined;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
+      while (next < items.length && !failure) {
         const i = next++;
-        out[i] = await fn(items[i]);
+        try {
+          out[i] = await fn(items[i]);
+        } catch (err) {
+          failure ??= { err };
+        }
       }
     }),
   );
+  if (failure) throw failure.err;
   return out;
+}
+
+/** A pipeline's replies, throwing the first command's error (ioredis resolves a pipeline even when commands failed). */
+async function execOrThrow(pipeline: ChainableCommander): Promise<void> {
+  for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
 }
