@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Activity, CardFactory, CloudAdapter, InvokeResponse, TeamsActivityHandler, TurnContext } from 'botbuilder';
+import { Activity, CardFactory, CloudAdapter, InvokeResponse, TaskModuleRequest, TaskModuleResponse, TeamsActivityHandler, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import { errorCard } from '../cards/common';
 import { ADAPTIVE_CARD_CONTENT_TYPE, AdaptiveCard } from '../cards/elements';
@@ -7,16 +7,18 @@ import { translator } from '../cards/i18n';
 import type { CredentialVault } from '../services/credentials';
 import type { DirectoryService } from '../services/directory';
 import type { ImportService } from '../services/import/importer';
+import type { ImportDialogs } from '../services/import/dialogs';
 import type { ImportRunner } from './importRunner';
 import { attachedFile, download } from './fileDownload';
 import { MAX_FILE_BYTES } from '../services/import/csvFile';
 import { isDirectoryError } from '../services/errors';
 import { AgentRoles, mayRun } from './agents';
 import { actionToCommand } from './commands/actions';
+import { dialogToCommand } from './commands/dialogs';
 import { parseCommand, ParseProblem } from './commands/parse';
 import { accessOf } from './commands/table';
 import type { Command } from './commands/types';
-import { CardReply, ConversationKind, HandlerContext } from './handlers/context';
+import { CardReply, ConversationKind, DialogAnswer, HandlerContext } from './handlers/context';
 import { describeError, isUnavailable } from './handlers/errors';
 import { handlerFor } from './handlers/handlers';
 import { AgentConversations, PrivateChannel, ProactivePrivateChannel } from './privateChannel';
@@ -27,6 +29,7 @@ export interface AdminBotDeps {
   vault: CredentialVault;
   importer: ImportService;
   importRunner: ImportRunner;
+  dialogs: ImportDialogs;
   publicBaseUrl: string;
   adapter: CloudAdapter;
   conversations: AgentConversations;
@@ -35,6 +38,8 @@ export interface AdminBotDeps {
   logger: Logger;
   /** Tests replace proactive delivery; production uses the adapter. */
   privateChannelFor?: (context: TurnContext) => PrivateChannel;
+  /** How long an attached file may take to download (default 20 s; tests shorten it). */
+  downloadTimeoutMs?: number;
 }
 
 type Translate = HandlerContext['t'];
@@ -99,8 +104,8 @@ export class AdminBot extends TeamsActivityHandler {
     return this.runCommand(context, parsed.command, text);
   }
 
-  /** Authorises and runs one command; maps every failure to a card. */
-  async runCommand(context: TurnContext, command: Command, text: string): Promise<AdaptiveCard> {
+  /** Authorises and runs one command; maps every failure to a card. `dialog` collects a dialog handler's answer. */
+  async runCommand(context: TurnContext, command: Command, text: string, dialog?: DialogAnswer): Promise<AdaptiveCard> {
     const started = Date.now();
     const activity = context.activity;
     const { t, locale } = translator(activity.locale);
@@ -137,8 +142,10 @@ export class AdminBot extends TeamsActivityHandler {
         vault: this.deps.vault,
         importer: this.deps.importer,
         importRunner: this.deps.importRunner,
+        dialogs: this.deps.dialogs,
+        dialog,
         file: activity.type === 'message' ? attachedFile(activity.attachments) : undefined,
-        downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: 20_000 }),
+        downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: this.deps.downloadTimeoutMs ?? 20_000 }),
         // For an invoke, the card that was clicked is the message it replies to.
         cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId },
         publicBaseUrl: this.deps.publicBaseUrl,
@@ -173,6 +180,60 @@ export class AdminBot extends TeamsActivityHandler {
     }
   }
 
+  // ------------------------------------------------------------------ the Import users dialog (task module)
+
+  /** task/fetch: the Import users button opens the upload page (or, without a customer, the customer choice). */
+  protected override async handleTeamsTaskModuleFetch(context: TurnContext, request: TaskModuleRequest): Promise<TaskModuleResponse> {
+    return this.answerDialog(context, request?.data);
+  }
+
+  /** task/submit: the page's upload (the preview is posted, the dialog closes) or the customer chosen in the dialog. */
+  protected override async handleTeamsTaskModuleSubmit(context: TurnContext, request: TaskModuleRequest): Promise<TaskModuleResponse> {
+    return this.answerDialog(context, request?.data);
+  }
+
+  private async answerDialog(context: TurnContext, data: unknown): Promise<TaskModuleResponse> {
+    const { t } = translator(context.activity.locale);
+    const parsed = dialogToCommand(data);
+    if (!parsed.ok) {
+      this.deps.logger.warn({ keys: Object.keys((data ?? {}) as object).slice(0, 10) }, 'rejected dialog data');
+      return dialogCard(t('users.importUsers'), errorCard(t, { message: t('error.badAction') }));
+    }
+    if (parsed.command.name === 'importUpload') {
+      const { posted, card } = await this.postDialogUpload(context, parsed.command.uploadId);
+      // No task in the answer closes the dialog: the preview is in the conversation now.
+      return posted ? (undefined as unknown as TaskModuleResponse) : dialogCard(t('users.importUsers'), card);
+    }
+    const answer: DialogAnswer = {};
+    const card = await this.runCommand(context, parsed.command, '', answer);
+    if (!answer.page) return dialogCard(t('users.importUsers'), card);
+    const { url, title } = answer.page;
+    return { task: { type: 'continue', value: { title, url, fallbackUrl: url, width: 600, height: 520 } } };
+  }
+
+  /**
+   * Runs the dialog's upload in this turn (the task/submit invoke, or a continued conversation when the page ran outside
+   * Teams) and posts the preview in its conversation. Returns the card and whether it was posted (refusals are not).
+   */
+  async postDialogUpload(context: TurnContext, uploadId: string): Promise<{ posted: boolean; card: AdaptiveCard }> {
+    const answer: DialogAnswer = {};
+    const card = await this.runCommand(context, { name: 'importUpload', uploadId }, '', answer);
+    if (!answer.postInConversation) return { posted: false, card };
+    try {
+      await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
+      return { posted: true, card };
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, customer: answer.postInConversation.customerId }, 'could not post the import preview');
+      const { t } = translator(context.activity.locale);
+      return { posted: false, card: errorCard(t, { message: t('dialog.postFailed', { customer: answer.postInConversation.customerId }) }) };
+    }
+  }
+
+}
+
+/** A dialog step that shows a card (the customer choice, or why the dialog cannot go on). */
+function dialogCard(title: string, card: AdaptiveCard): TaskModuleResponse {
+  return { task: { type: 'continue', value: { title, card: CardFactory.adaptiveCard(card) } } };
 }
 
 function conversationKind(activity: Activity): ConversationKind {

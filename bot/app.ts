@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, TurnContext } from 'botbuilder';
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
 import { CredentialVault } from '../services/credentials';
 import { ImportService } from '../services/import/importer';
+import { ImportDialogs } from '../services/import/dialogs';
+import { registerImportDialogRoutes } from './dialogs/routes';
 import { ImportRunner } from './importRunner';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
 import { provision, readProvisioningFile } from '../services/provisioning';
@@ -114,6 +116,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
 
   const conversations = new AgentConversations(redis, keys);
   const importer = new ImportService(directory, vault);
+  const dialogs = new ImportDialogs(redis, keys, clock);
   const importRunner = new ImportRunner({ importer, directory, adapter, appId: settings.microsoftAppId ?? '', conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl });
   const bot = new AdminBot({
     directory,
@@ -124,6 +127,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     conversations,
     importer,
     importRunner,
+    dialogs,
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
     logger,
@@ -174,6 +178,21 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${result.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
     res.sendRaw(200, result.content);
+  });
+  // The Import users dialog's page and upload (a Teams dialog, so that a CSV can be imported from any chat).
+  registerImportDialogRoutes(server, {
+    dialogs,
+    directory,
+    logger,
+    // The page ran outside Teams: no task/submit will come, so the preview goes to the conversation proactively.
+    postPreview: async (uploadId, binding) => {
+      let outcome = { posted: false };
+      const reference = JSON.parse(binding.reference) as Partial<ConversationReference>;
+      await adapter.continueConversationAsync(settings.microsoftAppId ?? '', reference, async (context) => {
+        outcome = await bot.postDialogUpload(context, uploadId);
+      });
+      return outcome;
+    },
   });
   // Liveness plus Redis reachability; 503 while starting, stopping or when Redis does not answer within 1 s.
   server.get('/healthz', async (_req, res) => {

@@ -12,6 +12,8 @@ import {
   execute,
   field,
   heading,
+  IMPORT_DIALOG,
+  openDialog,
   text,
   textInput,
 } from './elements';
@@ -74,7 +76,10 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   if (m.notice) body.push(text(m.notice));
   body.push(text(t('users.showing', { from, to, total: page.total }), { isSubtle: true }));
   // Up here rather than among the card's actions: hosts draw at most 5 actions (the SDK's default maxActions).
-  body.push(actionSet([execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })]));
+  const navigation = [execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })];
+  // A dialog, so that importing works in channels and group chats too (files reach a bot only in the 1:1 chat).
+  if (m.permissions.manageUsers) navigation.push(openDialog(t('users.importUsers'), { dialog: IMPORT_DIALOG, customerId: m.customer.id }));
+  body.push(actionSet(navigation));
   if (m.role) body.push(text(t('users.roleFilter', { role: t(`role.${m.role}`) }), { isSubtle: true, spacing: 'None' }));
   body.push(
     choiceSet(

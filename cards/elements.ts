@@ -74,6 +74,18 @@ export function execute(title: string, verb: string, data: ActionData, options: 
 
 export const actionSet = (actions: CardAction[]): CardElement => ({ type: 'ActionSet', actions });
 
+/** Data of the button that opens the Import users dialog (the bot's task/fetch and task/submit read it). */
+export const IMPORT_DIALOG = 'importUsers';
+
+/**
+ * Opens a Teams dialog (task module): Universal Actions have no dialog action, so this is an `Action.Submit` with
+ * `msteams.type = task/fetch`, which Teams renders beside `Action.Execute` buttons and answers with a `task/fetch`
+ * invoke carrying `data`. The card's inputs are not sent with it.
+ */
+export function openDialog(title: string, data: ActionData): CardAction {
+  return { type: 'Action.Submit', title, data: { msteams: { type: 'task/fetch' }, ...data }, associatedInputs: 'none' };
+}
+
 export interface Choice {
   title: string;
   value: string;

@@ -1,9 +1,11 @@
-import { AdaptiveCard, card, container, heading, text } from './elements';
+import { AdaptiveCard, card, container, heading, IMPORT_DIALOG, openDialog, text } from './elements';
 import { MessageKey, Translator } from './i18n';
 
 export interface HelpCardModel {
   roleLabel: string;
   commands: Array<{ usage: string; descriptionKey: MessageKey }>;
+  /** The caller may import users: the card offers the Import users dialog (it asks for the customer first). */
+  importDialog?: boolean;
 }
 
 /** Argument names that usage lines write in angle or square brackets (`users <customer> [--page <n>]`). */
@@ -34,5 +36,5 @@ export function helpCard(t: Translator['t'], model: HelpCardModel): AdaptiveCard
       container([text(localizeUsage(t, c.usage), { weight: 'Bolder' }), text(t(c.descriptionKey), { spacing: 'None' })], { spacing: 'Small' }),
     ),
     text(t('help.customerHint'), { isSubtle: true, separator: true }),
-  ]);
+  ], model.importDialog ? [openDialog(t('users.importUsers'), { dialog: IMPORT_DIALOG })] : []);
 }

@@ -1,6 +1,6 @@
 import type { ImportPreview, ImportProgress } from '../services/import/importer';
 import type { Customer } from '../services/types';
-import { AdaptiveCard, CardElement, card, choiceSet, execute, heading, text, textInput } from './elements';
+import { AdaptiveCard, CardElement, card, choiceSet, execute, heading, IMPORT_DIALOG, openDialog, text, textInput } from './elements';
 import type { Translator } from './i18n';
 import { INPUTS, VERBS } from './verbs';
 
@@ -95,5 +95,36 @@ export function importResultsCard(t: T, m: { customer: Customer; created: number
       text(t('created.downloadHint'), { isSubtle: true }),
     ],
     [{ type: 'Action.OpenUrl', title: t('created.download'), url: m.downloadUrl }],
+  );
+}
+
+/** How to import for this customer (typed `import users` without a file, or outside the 1:1 chat): the message and the dialog's button. */
+export function importHowToCard(t: T, m: { customer: Customer; message: string }): AdaptiveCard {
+  return card([heading(t('dialog.title', { customer: m.customer.name })), text(m.message)], [openDialog(t('users.importUsers'), { dialog: IMPORT_DIALOG, customerId: m.customer.id })]);
+}
+
+/** The choices' share of the card's 28 KB; a partner with more customers opens the dialog from the customer's own card. */
+const CHOICES_MAX_BYTES = 20 * 1024;
+
+/** The Import users dialog opened without a customer (from the help card): choose one, then the upload page opens. */
+export function importCustomerChoiceCard(t: T, customers: Customer[]): AdaptiveCard {
+  if (!customers.length) return card([heading(t('dialog.chooseTitle')), text(t('dialog.noCustomers'))]);
+  const choices: Array<{ title: string; value: string }> = [];
+  let bytes = 0;
+  for (const c of customers) {
+    const choice = { title: `${c.name} (${c.domains[0] ?? c.id})`, value: c.id };
+    bytes += Buffer.byteLength(JSON.stringify(choice)) + 1;
+    if (bytes > CHOICES_MAX_BYTES) break;
+    choices.push(choice);
+  }
+  const body: CardElement[] = [
+    heading(t('dialog.chooseTitle')),
+    choiceSet('customerId', t('dialog.choosePrompt'), choices, { required: true, errorMessage: t('dialog.chooseRequired'), placeholder: t('dialog.chooseLabel') }),
+  ];
+  if (choices.length < customers.length) body.push(text(t('dialog.moreCustomers', { count: choices.length }), { isSubtle: true }));
+  return card(
+    body,
+    // Inside a dialog, Action.Submit answers the dialog: Teams sends task/submit with this data and the chosen customer.
+    [{ type: 'Action.Submit', title: t('dialog.next'), data: { dialog: IMPORT_DIALOG }, style: 'positive' }],
   );
 }

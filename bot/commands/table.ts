@@ -50,6 +50,9 @@ const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
   finishSeries: 'admin',
   importCheck: 'admin',
   importRun: 'admin',
+  // The Import users dialog (task/fetch and its upload's task/submit): as `import users`.
+  importDialog: 'admin',
+  importUpload: 'admin',
   manageLicenses: 'admin',
   saveLicenses: 'admin',
   confirmResetPassword: 'helpdesk',

@@ -19,6 +19,8 @@ export type Command =
   | { name: 'importUsers'; customer: string }
   | { name: 'importCheck'; customer: string; jobId: string; options: ImportOptions }
   | { name: 'importRun'; customer: string; jobId: string; operationId?: string; options: ImportOptions }
+  | { name: 'importDialog'; customer?: string }
+  | { name: 'importUpload'; uploadId: string }
   | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
   | { name: 'replace'; customer: string; from: string; to: string; users: string[] }
   | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }

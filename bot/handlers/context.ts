@@ -4,6 +4,7 @@ import type { Permissions } from '../../cards/verbs';
 import type { CredentialVault } from '../../services/credentials';
 import type { DirectoryService } from '../../services/directory';
 import type { ImportService } from '../../services/import/importer';
+import type { ImportDialogs } from '../../services/import/dialogs';
 import type { ImportRunner } from '../importRunner';
 import type { IncomingFile } from '../fileDownload';
 import type { Actor } from '../../services/types';
@@ -20,6 +21,10 @@ export interface HandlerContext {
   vault: CredentialVault;
   importer: ImportService;
   importRunner: ImportRunner;
+  /** Tokens and uploads of the Import users dialog. */
+  dialogs: ImportDialogs;
+  /** Set for the turns of a Teams dialog (task/fetch, task/submit): what the dialog does besides showing the card. */
+  dialog?: DialogAnswer;
   /** The file attached to the typed message, if any. */
   file?: IncomingFile;
   /** Fetches an attached file (size limit and timeout applied). */
@@ -37,6 +42,16 @@ export interface HandlerContext {
   /** Stable per delivery: Teams retries carry the same activity id, so it doubles as an operation id. */
   activityId: string;
   newOperationId(): string;
+}
+
+/**
+ * A dialog handler's answer besides its card: open this page in the dialog, or post the card in the conversation and
+ * close the dialog. Neither: the card is shown in the dialog.
+ */
+export interface DialogAnswer {
+  page?: { url: string; title: string };
+  /** The card (an import preview for this customer) goes to the conversation; the dialog closes. */
+  postInConversation?: { customerId: string };
 }
 
 /** Thrown by a resolver to answer with this card instead (not found, ambiguous, stale). */

@@ -19,11 +19,12 @@ import { DirectoryError, isDirectoryError } from '../../services/errors';
 import { credentialsCsv } from '../../services/credentials';
 import type { Customer, CustomerUser, RestoreOutcome } from '../../services/types';
 import { mayRun } from '../agents';
-import { COMMANDS } from '../commands/table';
+import { accessOf, COMMANDS } from '../commands/table';
 import type { Command, CommandName } from '../commands/types';
 import { CardReply, HandlerContext, permissionsOf } from './context';
 import { describeError, describeFileProblem, describeRowIssue } from './errors';
-import { importPreviewCard, importProgressCard } from '../../cards/importCards';
+import { importCustomerChoiceCard, importHowToCard, importPreviewCard, importProgressCard } from '../../cards/importCards';
+import { openUploadPage, takeUpload } from './importDialog';
 import type { ImportPreview } from '../../services/import/importer';
 import { MAX_FILE_BYTES } from '../../services/import/csvFile';
 import { isCsvName } from '../fileDownload';
@@ -102,7 +103,7 @@ async function withCredentials(ctx: HandlerContext, model: CredentialsModel, tit
 const handlers: { [N in CommandName]?: Handler<N> } = {
   async help(_cmd, ctx) {
     const commands = COMMANDS.filter((c) => mayRun(ctx.caller.role, c.access)).map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey }));
-    return helpCard(ctx.t, { roleLabel: roleLabel(ctx), commands });
+    return helpCard(ctx.t, { roleLabel: roleLabel(ctx), commands, importDialog: mayRun(ctx.caller.role, accessOf('importDialog')) });
   },
 
   async whoami(_cmd, ctx) {
@@ -294,8 +295,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async importUsers(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    if (ctx.conversation !== 'personal') return messageCard(ctx.t('help.cmd.importUsers'), [ctx.t('import.inChannel', { customer: customer.id })]);
-    if (!ctx.file) return messageCard(ctx.t('help.cmd.importUsers'), [ctx.t('import.attach', { customer: customer.id })]);
+    if (ctx.conversation !== 'personal') return importHowToCard(ctx.t, { customer, message: ctx.t('import.inChannel', { customer: customer.id }) });
+    if (!ctx.file) return importHowToCard(ctx.t, { customer, message: ctx.t('import.attach', { customer: customer.id }) });
     if (!isCsvName(ctx.file.name)) return errorCard(ctx.t, { message: ctx.t('import.fileType', { name: ctx.file.name }) });
     const file = await ctx.downloadFile(ctx.file);
     if (!file.ok) {
@@ -326,6 +327,20 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     }
     void ctx.importRunner.launch(customer.id, cmd.jobId);
     return importProgressCard(ctx.t, customer, { jobId: cmd.jobId, customerId: customer.id, total: preview.total, processed: 0, created: 0, failed: 0, state: 'running' });
+  },
+
+  /** The Import users dialog (task/fetch, or its customer choice): the upload page for this customer, or the choice. */
+  async importDialog(cmd, ctx) {
+    if (!cmd.customer) return importCustomerChoiceCard(ctx.t, await ctx.directory.listCustomers());
+    return openUploadPage(ctx, await resolveCustomer(ctx, cmd.customer));
+  },
+
+  /** The dialog's upload (task/submit, or the page outside Teams): the same preview as a file sent in the 1:1 chat. */
+  async importUpload(cmd, ctx) {
+    const upload = await takeUpload(ctx, cmd.uploadId);
+    const customer = await resolveCustomer(ctx, upload.binding.customerId);
+    if (ctx.dialog) ctx.dialog.postInConversation = { customerId: customer.id };
+    return previewFile(ctx, customer, upload.bytes, upload.fileName);
   },
 
   async grant(cmd, ctx) {

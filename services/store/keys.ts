@@ -14,6 +14,10 @@
  *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
  *   <root>{a:<agentId>}:series:<id>:done list   the same, once finished, plus the sealed download token; 10 min
  *   <root>download:<sha256(link id)>     hash   owner, filename, expiresAt, AES-GCM sealed file; 10 min, read once
+ *   <root>dialog-token:<sha256(token)>   hash   an Import users dialog's one-time token: agent, customer, conversation
+ *                                               (reference), locale, expiresAt; 15 min, deleted by the upload it allows
+ *   <root>dialog-upload:<sha256(id)>     hash   a CSV uploaded through that dialog (base64) with the same binding, waiting
+ *                                               for the dialog's task/submit; 15 min, taken once
  *   <root>{c:<id>}:customer              hash   id, name, domains (comma-separated, default first)
  *   <root>{c:<id>}:skus                  hash   skuId → display name
  *   <root>{c:<id>}:seats                 hash   skuId → total seats
@@ -90,6 +94,14 @@ export class KeyLayout {
   }
   download(idHash: string): string {
     return `${this.root}download:${idHash}`;
+  }
+  /** The Import users dialog's one-time token, by the SHA-256 of the token (the token itself is only in the dialog URL). */
+  dialogToken(tokenHash: string): string {
+    return `${this.root}dialog-token:${tokenHash}`;
+  }
+  /** A CSV uploaded through the Import users dialog, by the SHA-256 of its upload id. */
+  dialogUpload(uploadHash: string): string {
+    return `${this.root}dialog-upload:${uploadHash}`;
   }
 
   private tag(customerId: string): string {

@@ -23,6 +23,7 @@ import {
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
+import { importCustomerChoiceCard, importHowToCard } from '../../cards/importCards';
 import { translator } from '../../cards/i18n';
 import { COMMANDS } from '../../bot/commands/table';
 import type { DeletedUser } from '../../services/directory';
@@ -161,6 +162,13 @@ const fabrikam = demoCustomer('fabrikam');
 
 const cases: Array<[string, () => AdaptiveCard]> = [
   ['help (admin: every command)', () => helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })) })],
+  ['help (admin, with the Import users dialog button)', () =>
+    helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })), importDialog: true })],
+  ['import users: how, with the dialog button', () => importHowToCard(t, { customer: contoso.customer, message: t('import.attach', { customer: contoso.customer.id }) })],
+  ['import users dialog: choose one of the demo customers', () => importCustomerChoiceCard(t, demo.customers.map((c) => demoCustomer(c.id).customer))],
+  ['import users dialog: choose one of 500 customers (as many as fit are offered)', () =>
+    importCustomerChoiceCard(t, Array.from({ length: 500 }, (_, i) => ({ id: `customer-${i}`, name: `${'Customer with a long name '.repeat(3)}${i}`, domains: [`customer${i}-with-a-long-domain-name.onmicrosoft.com`] })))],
+  ['import users dialog: no customer', () => importCustomerChoiceCard(t, [])],
   ['whoami', () => whoAmICard(t, { name: 'Alex Wilber', id: '00000000-0000-0000-0000-0000000000020', tenantId: '00000000-0000-0000-0000-0000000000001', roleLabel: t('agentRole.admin') })],
   ['error with usage and hint', () => errorCard(t, { message: t('error.unknownCommand', { word: 'usres' }), usage: COMMANDS[3].usage, hint: t('error.tryHelp') })],
   ['message', () => messageCard(t('whoami.role'), [t('grant.done', { agent: 'abc', role: t('agentRole.helpdesk') })])],

@@ -19,6 +19,7 @@ import {
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
+import { importCustomerChoiceCard, importHowToCard } from '../../cards/importCards';
 import { text, card } from '../../cards/elements';
 import { COMMANDS } from '../../bot/commands/table';
 import { describeError } from '../../bot/handlers/errors';
@@ -200,6 +201,11 @@ const KEYWORDS = [
 
 const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
   ['help', () => helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })) }), KEYWORDS],
+  ['help (admin, with the Import users dialog)', () =>
+    helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })), importDialog: true }), KEYWORDS],
+  ['import users: how (outside the 1:1 chat), with the dialog button', () => importHowToCard(t, { customer, message: t('import.inChannel', { customer: customer.id }) })],
+  ['import users dialog: choose a customer', () => importCustomerChoiceCard(t, [customer, other])],
+  ['import users dialog: no customer', () => importCustomerChoiceCard(t, [])],
   ['help (helpdesk)', () => helpCard(t, { roleLabel: t('agentRole.helpdesk'), commands: COMMANDS.slice(0, 3).map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })) }), KEYWORDS],
   ['whoami', () => whoAmICard(t, { name: 'Alex Wilber', id: 'ab12cd34-5678-4e9f-8a7b-6c5d4e3f2a1b', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', roleLabel: t('agentRole.none') })],
   ['customers', () => customersCard(t, { customers: [customer, other] })],
