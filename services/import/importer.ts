@@ -208,6 +208,11 @@ export class ImportService {
     let withoutUsageLocation = 0;
     let withoutLicenses = 0;
     const batchUsage = options.usageLocation ? this.safe(() => validateUsageLocation(options.usageLocation!)) : undefined;
+    // A batch location that is no country ("UK" for GB) is named on each row that would take it, not ignored.
+    const noBatchUsage: Omit<RowIssue, 'line'> =
+      options.usageLocation?.trim() && !batchUsage
+        ? { code: 'INVALID_FIELD', params: { field: 'usageLocation', reason: 'country' } }
+        : { code: 'USAGE_LOCATION_NEEDED', params: {} };
     const batchLicenses = options.licenses?.length ? validateSkuIds(options.licenses) : [];
     const known = new Set(subscriptions.map((s) => s.skuId));
     for (const sku of batchLicenses) if (!known.has(sku)) throw new DirectoryError('UNKNOWN_LICENSE', { license: sku });
@@ -221,7 +226,7 @@ export class ImportService {
       }
       if (!result.usageLocation) {
         withoutUsageLocation++;
-        if (!batchUsage) return void failures.push({ index, issue: { line: row.line, code: 'USAGE_LOCATION_NEEDED', params: {} } });
+        if (!batchUsage) return void failures.push({ index, issue: { line: row.line, ...noBatchUsage } });
         result.usageLocation = batchUsage;
       }
       const unknown = result.licenses.find((s) => !known.has(s));

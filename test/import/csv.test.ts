@@ -155,7 +155,10 @@ describe('sending the file to the bot', () => {
       ]),
     );
     expect(inputs(preview).map((i) => i.id)).toEqual(expect.arrayContaining(['usageLocation', 'licenses', 'mode']));
-    const checked = await bot.client().click(preview, 'Check again', { usageLocation: 'US', licenses: 'O365_E3' });
+    // "UK" is no country code (GB is): each row says so, rather than asking for a location again.
+    const mistyped = await bot.client().click(preview, 'Check again', { usageLocation: 'UK' });
+    expect(texts(mistyped.card)).toEqual(expect.arrayContaining(['0 rows are ready to import.', 'Line 2: Usage location: not a two-letter ISO country code']));
+    const checked = await bot.client().click(mistyped.card, 'Check again', { usageLocation: 'US', licenses: 'O365_E3' });
     expect(texts(checked.card)).toEqual(expect.arrayContaining(['4 rows are ready to import.', 'Office 365 E3: 4 needed, 24 available']));
     expect(texts(checked.card).some((l) => l.startsWith('Line '))).toBe(false);
   });

@@ -179,6 +179,9 @@ describe('rows with mistakes name their line and reason', () => {
     expect(summary(p, expected)).toEqual(expectation(expected));
     const withBatch: Expected = { total: 4, ready: 2, issues: [field(3, 'usageLocation', 'country'), field(4, 'usageLocation', 'country')] };
     expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'US' }), withBatch)).toEqual(expectation(withBatch));
+    // A batch location that is no country code (the UK is GB) is named on the rows that would take it.
+    const withBadBatch: Expected = { total: 4, ready: 1, issues: [3, 4, 5].map((line) => field(line, 'usageLocation', 'country')) };
+    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'UK' }), withBadBatch)).toEqual(expectation(withBadBatch));
   });
 
   test('a role that does not exist', async () => {
