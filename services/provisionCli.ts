@@ -1,7 +1,7 @@
-/** `npm run provision -- <file.json>`: loads customers, subscriptions and users into REDIS_URL. */
+/** `npm run provision -- <file.json>`: loads customers, subscriptions and users into REDIS_URL (or REDIS_CLUSTER_NODES). */
 import { DirectoryService } from './directory';
 import { provision, ProvisioningError, readProvisioningFile } from './provisioning';
-import { connectRedis, isEmbedded } from './store/redis';
+import { connectRedis, isEmbedded, parseClusterNodes } from './store/redis';
 
 async function main(): Promise<number> {
   const path = process.argv[2];
@@ -9,9 +9,14 @@ async function main(): Promise<number> {
     console.error('Usage: npm run provision -- <file.json>   (loads into the Redis at REDIS_URL)');
     return 2;
   }
-  const redis = connectRedis({ url: process.env.REDIS_URL });
+  const clusterNodes = process.env.REDIS_CLUSTER_NODES ? parseClusterNodes(process.env.REDIS_CLUSTER_NODES) : undefined;
+  if (clusterNodes === null) {
+    console.error('REDIS_CLUSTER_NODES must be host:port,host:port (seed nodes of the cluster).');
+    return 2;
+  }
+  const redis = connectRedis(clusterNodes ? { clusterNodes } : { url: process.env.REDIS_URL });
   if (isEmbedded(redis)) {
-    console.error('REDIS_URL is not set: the embedded store lives inside the bot process; set REDIS_URL to provision a real Redis.');
+    console.error('REDIS_URL is not set: the embedded store lives inside the bot process; set REDIS_URL (or REDIS_CLUSTER_NODES) to provision a real Redis.');
     return 2;
   }
   try {

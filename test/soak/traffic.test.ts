@@ -74,7 +74,8 @@ const keys = new KeyLayout(`pabsoak:${SEED}:`);
 const clock = fakeClock(CLOCK_START);
 // Enough customers that no audit log reaches its cap of 1000 entries.
 const CUSTOMERS = Array.from({ length: Math.max(2, Math.ceil((SECONDS * RATE * 1.3) / 700)) }, (_, i) => `soak${i}`);
-const HTTP_CUSTOMER = 'soakhttp';
+// The HTTP agent's changes (about a tenth of the traffic) likewise.
+const HTTP_CUSTOMERS = Array.from({ length: Math.max(1, Math.ceil((SECONDS * RATE * 0.15) / 700)) }, (_, i) => `soakhttp${i}`);
 
 beforeAll(async () => {
   const url = process.env.TEST_REDIS_URL as string;
@@ -93,12 +94,12 @@ afterAll(async () => {
 });
 
 test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service and 1 over HTTP, with faults`, async () => {
-  console.log(`soak seed ${SEED} (replay with SOAK_SEED=${SEED}), ${SECONDS} s at ${RATE}/s, ${CUSTOMERS.length} customers`);
+  console.log(`soak seed ${SEED} (replay with SOAK_SEED=${SEED}), ${SECONDS} s at ${RATE}/s, ${CUSTOMERS.length} + ${HTTP_CUSTOMERS.length} customers`);
   const setup = new DirectoryService({ redis: admin, keys, clock });
   const model = new Map<string, ModelUser>();
   const actors = Array.from({ length: AGENTS }, (_, i) => ({ id: `soak-agent-${i}`, name: `Soak Agent ${i}` }));
   const seeded: string[] = [];
-  for (const id of [...CUSTOMERS, HTTP_CUSTOMER]) {
+  for (const id of [...CUSTOMERS, ...HTTP_CUSTOMERS]) {
     await setup.upsertCustomer(
       { id, name: `Soak ${id}`, domains: [`${id}.onmicrosoft.com`], subscriptions: [{ skuId: 'O365_E3', name: 'E3', seats: 60 }, { skuId: 'SPE_E5', name: 'E5', seats: 15 }, { skuId: 'VISIO_P2', name: 'Visio', seats: 5 }] },
       { id: 'provisioning', name: 'Provisioning' },
@@ -117,10 +118,12 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
       seeded.push(user.id);
     }
   }
-  const httpUsers: string[] = [];
-  for (let n = 0; n < 12; n++) {
-    const { user } = await setup.createUser(HTTP_CUSTOMER, { username: `h${n}`, displayName: `HTTP user ${n}`, usageLocation: 'US' }, { actor: { id: 'provisioning', name: 'Provisioning' }, withoutPassword: true });
-    httpUsers.push(user.userPrincipalName);
+  const httpUsers: Array<{ customer: string; upn: string }> = [];
+  for (const customer of HTTP_CUSTOMERS) {
+    for (let n = 0; n < 12; n++) {
+      const { user } = await setup.createUser(customer, { username: `h${n}`, displayName: `HTTP user ${n}`, usageLocation: 'US' }, { actor: { id: 'provisioning', name: 'Provisioning' }, withoutPassword: true });
+      httpUsers.push({ customer, upn: user.userPrincipalName });
+    }
   }
 
   // The agents: a service each, on a connection of its own through the proxy (so replies can be lost).
@@ -244,14 +247,15 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
   app = await createApp({ ...loadSettings({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: HTTP_AGENT.aadObjectId }), port: 0 }, { redis: appClient, keys, clock, logger });
   const bot = new BotClient({ endpoint: await app.listen(), serviceUrl: connector.url, tenantId: TENANT, agent: HTTP_AGENT });
   const conversation = bot.conversationId();
-  let httpChanges = 0;
-  let httpRefusals = 0;
+  const httpChanges = new Map<string, number>();
+  const httpRefusals = new Map<string, number>();
   async function httpOp(): Promise<void> {
     stats.http++;
     const change = chance(0.6);
+    const target = pick(httpUsers);
     const text = change
-      ? `${chance(0.6) ? 'assign' : 'unassign'} ${pick(['O365_E3', 'SPE_E5'])} ${HTTP_CUSTOMER} ${pick(httpUsers)}`
-      : pick([`users ${pick(CUSTOMERS)}`, `licenses ${pick(CUSTOMERS)}`, `deleted users ${pick(CUSTOMERS)}`, `audit ${HTTP_CUSTOMER}`, 'whoami']);
+      ? `${chance(0.6) ? 'assign' : 'unassign'} ${pick(['O365_E3', 'SPE_E5'])} ${target.customer} ${target.upn}`
+      : pick([`users ${pick(CUSTOMERS)}`, `licenses ${pick(CUSTOMERS)}`, `deleted users ${pick(CUSTOMERS)}`, `audit ${target.customer}`, 'whoami']);
     const activity = bot.messageActivity(text);
     const deliveries = chance(0.1) ? 2 : 1; // Teams delivers it again: same activity id
     if (deliveries === 2) stats.faults.httpRedelivered++;
@@ -264,8 +268,8 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
     }
     if (deliveries === 2) expect(answers[1]).toEqual(answers[0]);
     if (change) {
-      if (answers[0][0]?.startsWith('Licenses updated')) httpChanges++;
-      else httpRefusals++;
+      const tally = answers[0][0]?.startsWith('Licenses updated') ? httpChanges : httpRefusals;
+      tally.set(target.customer, (tally.get(target.customer) ?? 0) + 1);
     }
   }
 
@@ -298,7 +302,7 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
 
   // 2. Every user is as the agents' record says, or purged exactly once after its window closed.
   const purges = new Map<string, number>();
-  for (const id of [...CUSTOMERS, HTTP_CUSTOMER]) {
+  for (const id of [...CUSTOMERS, ...HTTP_CUSTOMERS]) {
     for (const e of (await setup.audit(id, 1, 1000)).entries.filter((x) => x.action === 'purge')) for (const upn of e.detail.split(' ')) purges.set(upn, (purges.get(upn) ?? 0) + 1);
   }
   expect([...purges.values()].filter((n) => n > 1)).toEqual([]);
@@ -313,7 +317,7 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
     expect([u.upn, stored.state, stored.licenses.split(',').filter(Boolean).sort()]).toEqual([u.upn, u.state, [...u.licenses].sort()]);
     expect(purges.has(u.upn)).toBe(false);
   }
-  const storedUsers = (await scanKeys(admin, `${keys.root}{c:soak*}:user:*`)).filter((k) => !k.includes(`{c:${HTTP_CUSTOMER}}`));
+  const storedUsers = (await scanKeys(admin, `${keys.root}{c:soak*}:user:*`)).filter((k) => !k.includes('{c:soakhttp'));
   expect(storedUsers).toHaveLength(model.size - purged);
 
   // 3. One audit entry per distinct operation: successful changes are the "ok" entries, refusals the others.
@@ -325,9 +329,12 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
     expect(entries.filter((e) => e.result === 'ok').length).toBe(ops.filter((o) => o.result === 'ok').length + seededHere);
     expect(entries.filter((e) => e.result !== 'ok').length).toBe(ops.filter((o) => o.result !== 'ok').length);
   }
-  const httpAudit = (await setup.audit(HTTP_CUSTOMER, 1, 1000)).entries.filter((e) => e.actorId === HTTP_AGENT.aadObjectId && e.action === 'change-licenses');
-  expect(httpAudit.filter((e) => e.result === 'ok')).toHaveLength(httpChanges);
-  expect(httpAudit.filter((e) => e.result !== 'ok')).toHaveLength(httpRefusals);
+  for (const customer of HTTP_CUSTOMERS) {
+    const httpAudit = (await setup.audit(customer, 1, 1000)).entries.filter((e) => e.actorId === HTTP_AGENT.aadObjectId && e.action === 'change-licenses');
+    expect(httpAudit.length).toBeLessThan(1000);
+    expect(httpAudit.filter((e) => e.result === 'ok')).toHaveLength(httpChanges.get(customer) ?? 0);
+    expect(httpAudit.filter((e) => e.result !== 'ok')).toHaveLength(httpRefusals.get(customer) ?? 0);
+  }
   expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
 
   const total = stats.ops + stats.http;
@@ -340,8 +347,8 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
         perSecond: Math.round((total / elapsed) * 10) / 10,
         service: stats.ops,
         http: stats.http,
-        httpChanges,
-        httpRefusals,
+        httpChanges: [...httpChanges.values()].reduce((a, b) => a + b, 0),
+        httpRefusals: [...httpRefusals.values()].reduce((a, b) => a + b, 0),
         byKind: stats.byKind,
         outcomes: stats.outcomes,
         faults: stats.faults,
