@@ -240,7 +240,9 @@ export class DirectoryService {
     return users
       .filter((u): u is CustomerUser => u !== null && u.state === 'deleted' && u.deletedAt !== null)
       .map((u) => ({ ...u, deletedAt: u.deletedAt as number, daysLeft: restoreDaysLeft(u.deletedAt as number, now) }))
-      .filter((u) => now - u.deletedAt <= RESTORE_WINDOW_MS);
+      .filter((u) => now - u.deletedAt <= RESTORE_WINDOW_MS)
+      // Newest deletion first; users deleted together (one selection) by display name, so the list is stable.
+      .sort((a, b) => b.deletedAt - a.deletedAt || a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id));
   }
 
   async audit(customerId: string, page = 1, pageSize = 20): Promise<{ entries: AuditEntry[]; total: number }> {

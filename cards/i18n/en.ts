@@ -244,7 +244,7 @@ export const en = {
   'error.tooManyUsers': 'Select at most {max} users at once.',
   'error.notAllowed': 'You are not allowed to do that. Your role: {role}.',
   'error.otherTenant': 'This bot serves only its partner\u2019s staff.',
-  'error.tryAgain': 'The directory is not reachable right now. Nothing was changed; try again in a moment.',
+  'error.tryAgain': 'The directory is not reachable right now; try again in a moment. Pressing the same button again is safe: a change is never applied twice.',
   'error.internal': 'Something went wrong on our side. Nothing was changed; try again.',
 
   'private.failed.notInstalled': 'I could not send you the password privately because the bot is not installed for you. Open a 1:1 chat with Partner Admin Bot (Apps \u2192 Partner Admin Bot \u2192 Add), then reset the password again. The password is not shown here.',

@@ -249,7 +249,7 @@ export const ko: Catalog = {
   'error.tooManyUsers': '한 번에 최대 {max}명까지 선택할 수 있습니다.',
   'error.notAllowed': '이 작업을 수행할 권한이 없습니다. 내 역할: {role}.',
   'error.otherTenant': '이 봇은 해당 파트너의 직원만 사용할 수 있습니다.',
-  'error.tryAgain': '지금은 디렉터리에 연결할 수 없습니다. 변경된 내용은 없습니다. 잠시 후 다시 시도하세요.',
+  'error.tryAgain': '지금은 디렉터리에 연결할 수 없습니다. 잠시 후 다시 시도하세요. 같은 단추를 다시 눌러도 변경 내용이 두 번 적용되지 않습니다.',
   'error.internal': '내부 오류가 발생했습니다. 변경된 내용은 없습니다. 다시 시도하세요.',
 
   'private.failed.notInstalled':
