@@ -69,6 +69,10 @@ let connector: FakeConnector;
 let admin: RedisClient;
 let app: App;
 let appClient: RedisClient;
+/** The agents' own connections, closed in afterAll too: a failed run must not leave jest waiting on them. */
+const agentConnections: RedisClient[] = [];
+/** Set when a lane fails, so that the other lanes stop instead of running on to the deadline. */
+let stopped = false;
 
 const keys = new KeyLayout(`pabsoak:${SEED}:`);
 const clock = fakeClock(CLOCK_START);
@@ -85,6 +89,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  stopped = true;
+  for (const redis of agentConnections) if (redis.status !== 'end') redis.disconnect();
   await app?.close();
   appClient?.disconnect();
   for (const key of await scanKeys(admin, `${keys.root}*`)) await admin.del(key);
@@ -130,6 +136,7 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
   const agents = actors.map((actor) => {
     const redis = connectRedis({ url: proxy.url, commandTimeoutMs: 3000 });
     redis.on('error', () => undefined);
+    agentConnections.push(redis);
     return { actor, redis, directory: new DirectoryService({ redis, keys, clock }) };
   });
   /** Distinct operation ids and their final outcome per customer: 'ok' or the refusal code. */
@@ -266,7 +273,9 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
       expect(status).toBe(200);
       answers.push(texts(cardOf((await connector.waitForActivities(conversation, before + 1, 20_000))[before])));
     }
-    if (deliveries === 2) expect(answers[1]).toEqual(answers[0]);
+    // A redelivered change answers what the first delivery did (same activity id = same operation id). A read runs
+    // again and shows the store as it is now, and the service agents change these customers meanwhile: same card only.
+    if (deliveries === 2) expect(change ? answers[1] : answers[1].slice(0, 1)).toEqual(change ? answers[0] : answers[0].slice(0, 1));
     if (change) {
       const tally = answers[0][0]?.startsWith('Licenses updated') ? httpChanges : httpRefusals;
       tally.set(target.customer, (tally.get(target.customer) ?? 0) + 1);
@@ -277,16 +286,19 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
   const started = Date.now();
   const deadline = started + SECONDS * 1000;
   const interval = 1000 / RATE;
-  let slot = 0;
   const lanes = [...agents.map((_, a) => () => serviceOp(a)), httpOp];
   const running = lanes.map(async (op, lane) => {
-    for (let k = lane; ; k += lanes.length) {
-      const at = started + k * interval;
-      if (at > deadline) return;
-      if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
-      clock.advance(Math.floor(random() * 2 * HOUR));
-      slot++;
-      await op();
+    try {
+      for (let k = lane; !stopped; k += lanes.length) {
+        const at = started + k * interval;
+        if (at > deadline) return;
+        if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+        clock.advance(Math.floor(random() * 2 * HOUR));
+        await op();
+      }
+    } catch (err) {
+      stopped = true;
+      throw err;
     }
   });
   await Promise.all(running);
