@@ -44,26 +44,65 @@ export function meetsPasswordPolicy(password: string): boolean {
 /**
  * scrypt with a per-password salt. The cost is modest on purpose: temporary passwords carry over
  * 90 bits of entropy, so the hash guards the stored value rather than a guessable secret, and bulk
- * imports of 10,000 users must stay fast. Parameters are stored with the hash so they can be raised.
+ * imports of 10,000 users must stay fast. The stored value names its parameter set, so the cost can be
+ * raised later by adding a set (values of the older set still verify).
  */
-const SCRYPT = { N: 1 << 10, r: 8, p: 1, keyLength: 32 };
+const PARAMETER_SETS: Record<string, ScryptParameters> = { s1: { N: 1 << 10, r: 8, p: 1 } };
+const CURRENT_SET = 's1';
+const SALT_BYTES = 12;
+const KEY_BYTES = 32;
 
-function scrypt(password: string, salt: Buffer, N: number, r: number, p: number, len: number): Promise<Buffer> {
+export interface ScryptParameters {
+  N: number;
+  r: number;
+  p: number;
+}
+
+function scrypt(password: string, salt: Buffer, { N, r, p }: ScryptParameters, len: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scryptCb(password, salt, len, { N, r, p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
   );
 }
 
+/**
+ * `s1$<salt>$<key>` in unpadded base64url: 63 characters, so that a user's Redis hash stays within
+ * `hash-max-listpack-value` (64) and keeps the compact encoding (the first format, 85 characters, turned every
+ * user with a password into a hash table: 1.1 KB more per user).
+ */
 export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
-  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const salt = randomBytes(SALT_BYTES);
+  const key = await scrypt(password, salt, PARAMETER_SETS[CURRENT_SET], KEY_BYTES);
+  return [CURRENT_SET, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+interface StoredHash {
+  parameters: ScryptParameters;
+  salt: Buffer;
+  key: Buffer;
+}
+
+/** Reads both the current form and the first one, `scrypt$N$r$p$<salt>$<key>` in padded base64. */
+function parseStoredHash(stored: string): StoredHash | undefined {
+  const parts = stored.split('$');
+  if (parts[0] === 'scrypt' && parts.length === 6) {
+    const [, N, r, p, salt, key] = parts;
+    const parameters = { N: Number(N), r: Number(r), p: Number(p) };
+    if (!Object.values(parameters).every((v) => Number.isSafeInteger(v) && v > 0) || !key) return undefined;
+    return { parameters, salt: Buffer.from(salt, 'base64'), key: Buffer.from(key, 'base64') };
+  }
+  const parameters = PARAMETER_SETS[parts[0]];
+  if (!parameters || parts.length !== 3 || !parts[2]) return undefined;
+  return { parameters, salt: Buffer.from(parts[1], 'base64url'), key: Buffer.from(parts[2], 'base64url') };
+}
+
+/** The scrypt cost a stored value was made with (undefined for anything that is not one of ours). */
+export function storedHashParameters(stored: string): ScryptParameters | undefined {
+  return parseStoredHash(stored)?.parameters;
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  const key = await scrypt(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p), expected.length);
-  return timingSafeEqual(key, expected);
+  const parsed = parseStoredHash(stored);
+  if (!parsed || parsed.key.length < 16) return false;
+  const key = await scrypt(password, parsed.salt, parsed.parameters, parsed.key.length);
+  return timingSafeEqual(key, parsed.key);
 }

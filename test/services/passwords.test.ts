@@ -1,8 +1,10 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import {
   generateTemporaryPassword,
   hashPassword,
   meetsPasswordPolicy,
   PASSWORD_LENGTH,
+  storedHashParameters,
   verifyPassword,
 } from '../../services/passwords';
 import { deterministicPasswords } from '../support/testDirectory';
@@ -70,7 +72,7 @@ describe('hashPassword / verifyPassword', () => {
   it('salts (same password, different hashes) and verifies only the right password', async () => {
     const [a, b] = await Promise.all([hashPassword('Xy7#secretPassw'), hashPassword('Xy7#secretPassw')]);
     expect(a).not.toBe(b);
-    expect(a).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(a).toMatch(/^s1\$[A-Za-z0-9_-]{16}\$[A-Za-z0-9_-]{43}$/);
     expect(a).not.toContain('Xy7#secretPassw');
     expect(await verifyPassword('Xy7#secretPassw', a)).toBe(true);
     expect(await verifyPassword('Xy7#secretPassw', b)).toBe(true);
@@ -83,14 +85,33 @@ describe('hashPassword / verifyPassword', () => {
   // memory-hard KDF guards the stored value; it is not the only thing standing between an attacker and a
   // guessable secret. The test keeps the floor that decision sets.
   it('uses a memory-hard KDF: scrypt with N ≥ 2^10 and r ≥ 8', async () => {
-    const [, n, r] = (await hashPassword('Xy7#secretPassw')).split('$');
-    expect(Number(n)).toBeGreaterThanOrEqual(1024);
-    expect(Number(r)).toBeGreaterThanOrEqual(8);
+    const parameters = storedHashParameters(await hashPassword('Xy7#secretPassw'));
+    expect(parameters?.N).toBeGreaterThanOrEqual(1024);
+    expect(parameters?.r).toBeGreaterThanOrEqual(8);
+  });
+
+  // Redis keeps a hash compact (listpack) only while every value is at most hash-max-listpack-value (64) bytes long;
+  // one longer value turns the user's whole record into a hash table, 1.1 KB more per user (README, Performance).
+  it('is short enough for the compact encoding of a user record: at most 64 characters', async () => {
+    for (const password of ['Xy7#secretPassw', generateTemporaryPassword(), 'x'.repeat(256)]) {
+      expect((await hashPassword(password)).length).toBeLessThanOrEqual(64);
+    }
+  });
+
+  it('still verifies values stored in the first form (scrypt$N$r$p$salt$key)', async () => {
+    const salt = randomBytes(16);
+    const first = ['scrypt', 1024, 8, 1, salt.toString('base64'), scryptSync('Xy7#secretPassw', salt, 32, { N: 1024, r: 8, p: 1 }).toString('base64')].join('$');
+    expect(await verifyPassword('Xy7#secretPassw', first)).toBe(true);
+    expect(await verifyPassword('Xy7#secretPassx', first)).toBe(false);
+    expect(storedHashParameters(first)).toEqual({ N: 1024, r: 8, p: 1 });
   });
 
   it('refuses stored values of another scheme or without a hash', async () => {
     expect(await verifyPassword('x', 'plain$x')).toBe(false);
     expect(await verifyPassword('x', '')).toBe(false);
     expect(await verifyPassword('x', 'scrypt$4096$8$1$c2FsdA==')).toBe(false);
+    expect(await verifyPassword('x', 's9$c2FsdA$c2FsdA')).toBe(false);
+    expect(await verifyPassword('x', 's1$c2FsdA$')).toBe(false);
+    expect(await verifyPassword('x', 'scrypt$x$8$1$c2FsdA==$c2FsdA==')).toBe(false);
   });
 });
