@@ -60,6 +60,14 @@ export interface CustomerDefinition {
 
 /** User as stored in its Redis hash (all strings). */
 type UserHash = Record<string, string>;
+/** The stored fields a CustomerUser is made of (all but the sort key), in the order readUsers asks for them. */
+const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange'] as const;
+
+function userHashOf(values: Array<string | null>): UserHash {
+  const h: UserHash = {};
+  USER_READ_FIELDS.forEach((field, i) => (h[field] = values[i] ?? ''));
+  return h;
+}
 
 export interface DeletedUser extends CustomerUser {
   deletedAt: number;
@@ -147,20 +155,26 @@ export class DirectoryService {
   }
 
   async getSubscriptions(customerId: string): Promise<Subscription[]> {
+    return (await this.getSubscriptionsAndCounts(customerId)).subscriptions;
+  }
+
+  /** Counts shown on the Users and licenses card. */
+  async getCounts(customerId: string): Promise<UserCounts> {
+    const [counts] = await this.readHashes(customerId, ['counts']);
+    return countsOf(counts);
+  }
+
+  /** Both, from one read of the counters (the Users and licenses card needs both). */
+  async getSubscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts }> {
     const [names, seats, counts] = await this.readHashes(customerId, ['skus', 'seats', 'counts']);
-    return Object.keys(names)
+    const subscriptions = Object.keys(names)
       .sort()
       .map((skuId) => {
         const totalSeats = Number(seats[skuId] ?? 0);
         const assignedSeats = Number(counts[`lic:${skuId}`] ?? 0);
         return { skuId, name: names[skuId], totalSeats, assignedSeats, availableSeats: totalSeats - assignedSeats };
       });
-  }
-
-  /** Counts shown on the Users and licenses card. */
-  async getCounts(customerId: string): Promise<{ active: number; unlicensed: number; deleted: number }> {
-    const [counts] = await this.readHashes(customerId, ['counts']);
-    return { active: Number(counts.active ?? 0), unlicensed: Number(counts.unlicensed ?? 0), deleted: Number(counts.deleted ?? 0) };
+    return { subscriptions, counts: countsOf(counts) };
   }
 
   private async readHashes(customerId: string, names: Array<'skus' | 'seats' | 'counts' | 'customer'>) {
@@ -209,8 +223,9 @@ export class DirectoryService {
   async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {
     if (!userIds.length) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of userIds) pipeline.hgetall(this.keys.user(customerId, id));
-    return ((await replies(pipeline)) as UserHash[]).map((h) => (h.id ? toUser(customerId, h) : null));
+    // HMGET of named fields: the client keeps the reply an array (no object built per field) and skips the sort key.
+    for (const id of userIds) pipeline.hmget(this.keys.user(customerId, id), ...USER_READ_FIELDS);
+    return ((await replies(pipeline)) as Array<Array<string | null>>).map((values) => (values[0] ? toUser(customerId, userHashOf(values)) : null));
   }
 
   /** A user named by id, UPN, or username within one of the customer's domains (active users first). */
@@ -540,6 +555,18 @@ function scriptError(customerId: string, reply: ScriptReply): DirectoryError {
       return new DirectoryError(code, { user: p[0] ?? '' });
   }
 }
+
+export interface UserCounts {
+  active: number;
+  unlicensed: number;
+  deleted: number;
+}
+
+const countsOf = (counts: Record<string, string>): UserCounts => ({
+  active: Number(counts.active ?? 0),
+  unlicensed: Number(counts.unlicensed ?? 0),
+  deleted: Number(counts.deleted ?? 0),
+});
 
 function toUser(customerId: string, h: UserHash): CustomerUser {
   return {

@@ -37,10 +37,9 @@ const roleLabel = (ctx: HandlerContext): string => ctx.t(`agentRole.${ctx.caller
 
 async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string): Promise<AdaptiveCard> {
   const filter = cmd.filter ?? { kind: 'all' };
-  const [page, subscriptions, counts] = await Promise.all([
+  const [page, { subscriptions, counts }] = await Promise.all([
     ctx.directory.listUsers(customer.id, { filter, role: cmd.role, search: cmd.search, page: cmd.page ?? 1 }),
-    ctx.directory.getSubscriptions(customer.id),
-    ctx.directory.getCounts(customer.id),
+    ctx.directory.getSubscriptionsAndCounts(customer.id),
   ]);
   return usersCard(ctx.t, {
     customer,

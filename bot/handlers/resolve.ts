@@ -17,6 +17,14 @@ function rewrite(text: string, from: string, to: string): string {
 
 /** Customer by id, domain or name; none → error card, several → a card to choose. */
 export async function resolveCustomer(ctx: HandlerContext, reference: string): Promise<Customer> {
+  // A card's button names the customer by its id: read that customer alone rather than every customer's name.
+  if (!ctx.text) {
+    try {
+      return await ctx.directory.getCustomer(reference);
+    } catch (err) {
+      if (!isDirectoryError(err) || err.code !== 'CUSTOMER_NOT_FOUND') throw err;
+    }
+  }
   const matches = await ctx.directory.findCustomers(reference);
   if (matches.length === 1) return matches[0];
   if (!matches.length || !ctx.text) {
