@@ -44,12 +44,18 @@ describe('the command parser never throws: it returns a command or a problem', (
     fc.assert(fc.property(shaped, check), { numRuns: 1500 });
   });
 
-  it('in linear time: 28 kB of unmatched quotes or one 28 kB word (Teams’ longest message) parse in well under half a second', () => {
-    // Searching afresh from every unmatched quote, or an edit distance over the whole word, took seconds here.
-    for (const input of ['\u201c"'.repeat(14_000), 'users \u2018\u201d'.repeat(3_500), '\u201c'.repeat(28_000), '"'.repeat(28_001), 'x'.repeat(28_000)]) {
+  it('in linear time: 28 kB of unmatched quotes or one 28 kB word (Teams’ longest message) cost about what 28 kB of plain words cost', () => {
+    // Searching afresh from every unmatched quote, or an edit distance over the whole word, took seconds here: thousands
+    // of times a plain message of the same length. Compared with that plain message, timed in the same breath, so that a
+    // busy machine slows both (best of three each); the bound is loose on purpose, it only catches the quadratic case.
+    const bestOfThree = (input: string) => Math.min(...[0, 1, 2].map(() => {
       const started = performance.now();
       check(input);
-      expect(performance.now() - started).toBeLessThan(500);
+      return performance.now() - started;
+    }));
+    const plain = bestOfThree(`users ${'contoso --page 2 '.repeat(1_650)}`);
+    for (const input of ['\u201c"'.repeat(14_000), 'users \u2018\u201d'.repeat(3_500), '\u201c'.repeat(28_000), '"'.repeat(28_001), 'x'.repeat(28_000)]) {
+      expect(bestOfThree(input)).toBeLessThan(50 * plain + 20);
     }
   });
 });
@@ -270,16 +276,15 @@ describe('card submits over HTTP: 200 with a card, never a 500; a bad submit cha
     for (const e of errors) expect(e.msg).toBe('unhandled turn error');
   });
 
-  it('typed messages of 1 MB of "<", quotes or words are answered with a card, quickly', async () => {
+  // How long parsing takes is checked against a plain message in the parser's own test above; here, the answer itself.
+  it('typed messages of 1 MB of "<", quotes or words are answered with a card', async () => {
     const conversation = bot.conversationId(PERSONAL);
     // 1 MB each (the server takes bodies up to 2 MB).
     for (const text of ['<'.repeat(1_000_000), '\u201c"'.repeat(250_000), `users ${'a '.repeat(500_000)}`, `delete user contoso ${'x,'.repeat(500_000)}`]) {
       const before = connector.activitiesIn(conversation).length;
-      const started = Date.now();
       const { status } = await bot.post(bot.messageActivity(text));
       expect(status).toBe(200);
       const reply = cardOf((await connector.waitForActivities(conversation, before + 1))[before]);
-      expect(Date.now() - started).toBeLessThan(3000);
       expect(texts(reply)[0]).toBe('Something needs your attention');
     }
   });
