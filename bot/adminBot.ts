@@ -23,6 +23,12 @@ import { describeError, isUnavailable } from './handlers/errors';
 import { handlerFor } from './handlers/handlers';
 import { AgentConversations, PrivateChannel, ProactivePrivateChannel } from './privateChannel';
 
+/**
+ * A field of an incoming activity as text. The activity is JSON from outside: where a string is expected an object may
+ * arrive, and String() throws on one whose toString is not a function.
+ */
+const textOf = (value: unknown): string => (typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : '');
+
 export interface AdminBotDeps {
   directory: DirectoryService;
   agents: AgentRoles;
@@ -73,7 +79,7 @@ export class AdminBot extends TeamsActivityHandler {
     } else {
       const parsed = actionToCommand(action.verb, action.data);
       if (!parsed.ok) {
-        this.deps.logger.warn({ verb: String(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field }, 'rejected card action');
+        this.deps.logger.warn({ verb: textOf(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field }, 'rejected card action');
         card = errorCard(t, { message: t('error.badAction') });
       } else if ('runText' in parsed) {
         card = await this.answerText(context, parsed.runText);
@@ -86,7 +92,7 @@ export class AdminBot extends TeamsActivityHandler {
 
   private async answerMessage(context: TurnContext): Promise<AdaptiveCard> {
     // Teams sends at most about 28 kB of text; anything longer is not a command, and is not worth parsing.
-    if (String(context.activity.text ?? '').length > MAX_TYPED_TEXT) {
+    if (textOf(context.activity.text).length > MAX_TYPED_TEXT) {
       const t = translator(context.activity.locale).t;
       return errorCard(t, { message: t('error.badCommand'), hint: t('error.tryHelp') });
     }
@@ -109,13 +115,13 @@ export class AdminBot extends TeamsActivityHandler {
     const started = Date.now();
     const activity = context.activity;
     const { t, locale } = translator(activity.locale);
-    const tenantId = String(activity.conversation?.tenantId ?? activity.channelData?.tenant?.id ?? '').toLowerCase();
-    const callerId = String(activity.from?.aadObjectId ?? activity.from?.id ?? '');
+    const tenantId = textOf(activity.conversation?.tenantId ?? activity.channelData?.tenant?.id).toLowerCase();
+    const callerId = textOf(activity.from?.aadObjectId ?? activity.from?.id);
     const customerId = 'customer' in command ? command.customer : undefined;
     const log = (outcome: string, extra: Record<string, unknown> = {}) =>
       this.deps.logger.info({ command: command.name, customer: customerId, caller: callerId, outcome, ms: Date.now() - started, ...extra }, 'turn');
 
-    const callerName = String(activity.from?.name ?? callerId).slice(0, 200);
+    const callerName = textOf(activity.from?.name ?? callerId).slice(0, 200);
     try {
       if (this.deps.partnerTenantId && tenantId !== this.deps.partnerTenantId.toLowerCase()) {
         // Another tenant gets a refusal and nothing else: no customer is looked up for it.
@@ -155,7 +161,7 @@ export class AdminBot extends TeamsActivityHandler {
         caller,
         conversation: conversationKind(activity),
         text,
-        activityId: String(activity.id ?? randomUUID()),
+        activityId: textOf(activity.id) || randomUUID(),
         newOperationId: () => randomUUID(),
       };
       const card = await handler(command as never, ctx);

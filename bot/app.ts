@@ -13,6 +13,7 @@ import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
 import { translator } from '../cards/i18n';
 import { AdminBot } from './adminBot';
+import { malformedActivityField } from './incomingActivity';
 import { AgentRoles } from './agents';
 import type { Settings } from './config';
 import { createLogger } from './logger';
@@ -151,6 +152,12 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     if (!ready) {
       res.setHeader('Retry-After', '1');
       res.sendRaw(503, 'not ready');
+      return;
+    }
+    const malformed = malformedActivityField(req.body);
+    if (malformed) {
+      logger.warn({ field: malformed }, 'malformed activity refused');
+      res.send(400, { error: 'malformed activity', field: malformed });
       return;
     }
     inFlight++;
