@@ -114,6 +114,11 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
         { multi: true, expanded: true },
       ),
     );
+    // Selecting on one page reaches 20 users; the whole view (every page, up to 500) is one button away.
+    if (m.permissions.manageUsers && page.total > 1) {
+      const view = { customerId: m.customer.id, allInView: true, viewFilter: filterValue(m.filter), viewRole: m.role ?? '', viewSearch: m.search ?? '' };
+      body.push(actionSet([execute(t('users.manageAllInView', { count: page.total }), VERBS.manageLicenses, view)]));
+    }
   }
   const paging: CardAction[] = [];
   if (page.page > 1) paging.push(execute(t('common.previous'), VERBS.users, { ...query, page: page.page - 1 }));
@@ -242,6 +247,8 @@ export interface ManageLicensesModel {
   subscriptions: Subscription[];
   users: CustomerUser[];
   operationId: string;
+  /** Set when the users were saved in the store with the card (too many ids and versions for its data). */
+  selectionId?: string;
 }
 
 export function licenseStateOf(skuId: string, users: CustomerUser[]): LicenseState {
@@ -280,7 +287,8 @@ export function manageLicensesCard(t: T, m: ManageLicensesModel): AdaptiveCard {
       choiceSet('replaceTo', t('manage.replaceTo'), choices, { placeholder: t('common.none') }),
     );
   }
-  const data = { customerId: m.customer.id, operationId: m.operationId, userIds: m.users.map((u) => u.id), versions: versionsOf(m.users), initial };
+  const selected = m.selectionId ? { selectionId: m.selectionId } : { userIds: m.users.map((u) => u.id), versions: versionsOf(m.users) };
+  const data = { customerId: m.customer.id, operationId: m.operationId, ...selected, initial };
   return card(body, [
     execute(t('manage.save'), VERBS.saveLicenses, data, { inputs: true, style: 'positive' }),
     execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),

@@ -40,6 +40,9 @@ export const systemClock: Clock = { now: () => Date.now() };
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const RESTORE_WINDOW_MS = 30 * DAY_MS;
 export const OPERATION_TTL_MS = 2 * DAY_MS;
+/** How long a saved selection (the users a Manage licenses card was drawn for) can still be saved: a card's day. */
+export const SELECTION_TTL_MS = DAY_MS;
+/** The most users one license change takes: the Manage licenses card, `assign`/`unassign` and a saved selection. */
 export const MAX_USERS_PER_CHANGE = 500;
 const PURGE_BATCH = 200;
 const AUDIT_CAP = 1000;
@@ -258,6 +261,38 @@ export class DirectoryService {
       .filter((u) => now - u.deletedAt <= RESTORE_WINDOW_MS)
       // Newest deletion first; users deleted together (one selection) by display name, so the list is stable.
       .sort((a, b) => b.deletedAt - a.deletedAt || a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Every active user of a listing (all pages), when there are at most `limit`; otherwise a typed error with the
+   * count, so that the caller can ask for a narrower listing.
+   */
+  async listAllUsers(customerId: string, query: Omit<ListUsersQuery, 'page' | 'pageSize'>, limit = MAX_USERS_PER_CHANGE): Promise<CustomerUser[]> {
+    const pageSize = 100;
+    const first = await this.listUsers(customerId, { ...query, page: 1, pageSize });
+    if (first.total > limit) throw new DirectoryError('TOO_MANY_USERS', { max: limit, given: first.total, listing: 1 });
+    const users = [...first.users];
+    for (let page = 2; page <= first.pageCount; page++) users.push(...(await this.listUsers(customerId, { ...query, page, pageSize })).users);
+    return users;
+  }
+
+  /**
+   * Keeps a selection of users with the versions they were seen at, for a card whose data cannot carry them all
+   * (500 ids and versions are more than a card's 28 kB). One key, written with its expiry in one transaction.
+   */
+  async saveSelection(customerId: string, users: Array<Pick<CustomerUser, 'id' | 'version'>>): Promise<string> {
+    if (!users.length || users.length > MAX_USERS_PER_CHANGE) throw new DirectoryError('INVALID_FIELD', { field: 'users', reason: 'count' });
+    const selectionId = randomUUID();
+    const key = this.keys.selection(customerId, selectionId);
+    await replies(this.redis.multi().hset(key, ...users.flatMap((u) => [u.id, String(u.version)])).pexpire(key, SELECTION_TTL_MS));
+    return selectionId;
+  }
+
+  /** The users and versions of a saved selection, or null once it has expired. */
+  async readSelection(customerId: string, selectionId: string): Promise<Record<string, number> | null> {
+    const stored = await this.redis.hgetall(this.keys.selection(customerId, selectionId));
+    const entries = Object.entries(stored);
+    return entries.length ? Object.fromEntries(entries.map(([id, version]) => [id, Number(version)])) : null;
   }
 
   async audit(customerId: string, page = 1, pageSize = 20): Promise<{ entries: AuditEntry[]; total: number }> {

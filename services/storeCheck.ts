@@ -146,25 +146,30 @@ async function checkCustomer(
   const v = (kind: ViolationKind, message: string) => violations.push({ customer: id, kind, message });
   const k = (name: (typeof CUSTOMER_KEY_NAMES)[number]) => keys.customerKey(id, name);
 
-  // Every key under the tag is one of: the fixed keys, a user, an operation result (with an expiry), an import job.
+  // Every key under the tag is one of: the fixed keys, a user, an operation result (with an expiry), an import job,
+  // a saved selection (with an expiry).
   const fixed = new Set(CUSTOMER_KEY_NAMES.map((n) => k(n)));
   const userPrefix = keys.user(id, '');
   const opPrefix = keys.operation(id, '');
+  const selectionPrefix = keys.selection(id, '');
   const importPrefix = `${keys.customerKey(id, 'customer').slice(0, -'customer'.length)}import:`;
   const userKeys: string[] = [];
   const opKeys: string[] = [];
+  const selectionKeys: string[] = [];
   const orphans: string[] = [];
   for (const key of present) {
     if (fixed.has(key) || key.startsWith(importPrefix)) continue;
     if (key.startsWith(userPrefix)) userKeys.push(key);
     else if (key.startsWith(opPrefix)) opKeys.push(key);
+    else if (key.startsWith(selectionPrefix)) selectionKeys.push(key);
     else orphans.push(key);
   }
   if (orphans.length) v('orphan', `${orphans.length} unknown key(s) under the customer's tag: ${examples(orphans)}`);
-  if (opKeys.length) {
-    const ttls = await Promise.all(opKeys.map((key) => redis.pttl(key)));
-    const forever = opKeys.filter((_, i) => ttls[i] < 0 && ttls[i] !== -2);
-    if (forever.length) v('orphan', `${forever.length} operation result(s) without an expiry: ${examples(forever)}`);
+  for (const [expiring, what] of [[opKeys, 'operation result(s)'], [selectionKeys, 'saved selection(s)']] as const) {
+    if (!expiring.length) continue;
+    const ttls = await Promise.all(expiring.map((key) => redis.pttl(key)));
+    const forever = expiring.filter((_, i) => ttls[i] < 0 && ttls[i] !== -2);
+    if (forever.length) v('orphan', `${forever.length} ${what} without an expiry: ${examples(forever)}`);
   }
 
   const read = redis.pipeline();

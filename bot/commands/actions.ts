@@ -59,12 +59,23 @@ const schemas = {
     licenses: idList,
   }),
   [VERBS.finishSeries]: z.object({ customerId, seriesId: z.string().regex(/^[A-Za-z0-9_-]{22}$/), seriesKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }),
-  [VERBS.manageLicenses]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
+  [VERBS.manageLicenses]: z.object({
+    customerId,
+    userIds: idList,
+    versions: versions.optional(),
+    // "All users in this view": the view as the users card drew it.
+    allInView: z.boolean().optional(),
+    viewFilter: shortText(80),
+    viewRole: z.union([z.enum(USER_ROLES), z.literal('')]).optional(),
+    viewSearch: shortText(100),
+  }),
   [VERBS.saveLicenses]: z.object({
     customerId,
     operationId,
-    userIds: z.array(id).min(1).max(500),
-    versions,
+    // The selected users and their versions, or the id of the selection saved with the card (too many for its data).
+    userIds: z.array(id).max(500).optional(),
+    versions: versions.optional(),
+    selectionId: z.string().uuid().optional(),
     initial: z.record(id, licenseState),
     replaceFrom: shortText(64),
     replaceTo: shortText(64),
@@ -138,10 +149,14 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
     }
     case VERBS.manageLicenses: {
       const v = parsed.data as z.infer<(typeof schemas)['manageLicenses']>;
-      return { ok: true, command: { name: 'manageLicenses', customer: v.customerId, userIds: v.userIds, versions: v.versions ?? {} } };
+      const allInView = v.allInView ? { filter: parseFilter(v.viewFilter), role: v.viewRole || undefined, search: v.viewSearch?.trim() || undefined } : undefined;
+      return { ok: true, command: { name: 'manageLicenses', customer: v.customerId, userIds: v.userIds, versions: v.versions ?? {}, allInView } };
     }
     case VERBS.saveLicenses: {
       const v = parsed.data as z.infer<(typeof schemas)['saveLicenses']>;
+      const userIds = v.userIds ?? [];
+      if (!!v.selectionId === userIds.length > 0) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      if (!v.selectionId && !v.versions) return { ok: false, reason: 'invalidData', field: 'versions' };
       const desired: Record<string, 'all' | 'some' | 'none'> = {};
       for (const sku of Object.keys(v.initial)) {
         const value = (rawData as Record<string, unknown>)[`lic_${sku}`];
@@ -152,7 +167,7 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
       const [from, to] = [v.replaceFrom?.trim(), v.replaceTo?.trim()];
       if (!!from !== !!to || (from && (from === to || !(from in v.initial) || !(to! in v.initial)))) return { ok: false, reason: 'invalidData', field: 'replaceTo' };
       const replace = from && to ? { from, to } : undefined;
-      return { ok: true, command: { name: 'saveLicenses', customer: v.customerId, operationId: v.operationId, userIds: v.userIds, versions: v.versions, initial: v.initial, desired, replace } };
+      return { ok: true, command: { name: 'saveLicenses', customer: v.customerId, operationId: v.operationId, userIds, versions: v.versions ?? {}, selectionId: v.selectionId, initial: v.initial, desired, replace } };
     }
     case VERBS.resetPassword: {
       const v = parsed.data as z.infer<(typeof schemas)['resetPassword']>;

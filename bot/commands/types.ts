@@ -23,8 +23,9 @@ export type Command =
   | { name: 'importUpload'; uploadId: string }
   | { name: 'assign' | 'unassign'; customer: string; skuId: string; users: string[] }
   | { name: 'replace'; customer: string; from: string; to: string; users: string[] }
-  | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number> }
-  | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; initial: Record<string, LicenseState>; desired: Record<string, LicenseState>; replace?: { from: string; to: string } }
+  | { name: 'manageLicenses'; customer: string; userIds: string[]; versions: Record<string, number>; allInView?: { filter: UserFilter; role?: UserRole; search?: string } }
+  /** `selectionId`: the users were saved with the card (all users in a view); otherwise `userIds` and `versions`. */
+  | { name: 'saveLicenses'; customer: string; operationId: string; userIds: string[]; versions: Record<string, number>; selectionId?: string; initial: Record<string, LicenseState>; desired: Record<string, LicenseState>; replace?: { from: string; to: string } }
   | { name: 'resetPassword'; customer: string; user: string; version?: number }
   | { name: 'confirmResetPassword'; customer: string; userId: string; version: number; operationId: string }
   | { name: 'deleteUsers'; customer: string; users: string[]; versions?: Record<string, number> }

@@ -39,6 +39,8 @@ export function describeError(t: T, err: DirectoryError): string {
     case 'DOMAIN_NOT_IN_CUSTOMER':
       return t('error.domainNotInCustomer', { domain: String(p.domain) });
     case 'TOO_MANY_USERS':
+      // A listing too long for one change ("all users in this view") says how to narrow it.
+      if (p.listing) return t('error.tooManyInView', { count: Number(p.given), max: Number(p.max) });
       return t('error.tooManyUsers', { max: Number(p.max) });
     case 'IMPORT_NOT_FOUND':
       return t('error.importNotFound');

@@ -191,8 +191,15 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async manageLicenses(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    const subscriptions = () => ctx.directory.getSubscriptions(customer.id);
+    if (cmd.allInView) {
+      const users = await ctx.directory.listAllUsers(customer.id, cmd.allInView);
+      if (!users.length) throw new CardReply(errorCard(ctx.t, { message: ctx.t('users.selectRequired') }));
+      const selectionId = await ctx.directory.saveSelection(customer.id, users);
+      return manageLicensesCard(ctx.t, { customer, users, subscriptions: await subscriptions(), operationId: ctx.newOperationId(), selectionId });
+    }
     const users = await selectedUsers(ctx, customer, cmd.userIds, cmd.versions);
-    return manageLicensesCard(ctx.t, { customer, users, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+    return manageLicensesCard(ctx.t, { customer, users, subscriptions: await subscriptions(), operationId: ctx.newOperationId() });
   },
 
   async saveLicenses(cmd, ctx) {
@@ -201,18 +208,23 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
     // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
     const change = cmd.replace ? { replace: cmd.replace } : { add, remove };
+    const versions = cmd.selectionId ? await ctx.directory.readSelection(customer.id, cmd.selectionId) : cmd.versions;
+    if (!versions) throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.selectionExpired') }));
+    const userIds = cmd.selectionId ? Object.keys(versions) : cmd.userIds;
     try {
       const results = await ctx.directory.changeLicenses(
         customer.id,
-        cmd.userIds.map((userId) => ({ userId, expectedVersion: cmd.versions[userId] })),
+        userIds.map((userId) => ({ userId, expectedVersion: versions[userId] })),
         change,
         { actor: ctx.caller, operationId: cmd.operationId },
       );
-      const users = await ctx.directory.readUsers(customer.id, cmd.userIds);
+      const users = new Map((await ctx.directory.readUsers(customer.id, userIds)).filter((u) => u !== null).map((u) => [u.id, u]));
+      const named = results.map((r) => ({ ...r, user: users.get(r.userId) ?? { displayName: r.userId, userPrincipalName: '' } }));
       return licenseResultsCard(ctx.t, {
         customer,
         subscriptions: await ctx.directory.getSubscriptions(customer.id),
-        results: results.map((r) => ({ ...r, user: users.find((u) => u?.id === r.userId) ?? { displayName: r.userId, userPrincipalName: '' } })),
+        // A saved selection comes back in the store's order: list it by name, as the users card does.
+        results: named.sort((a, b) => a.user.displayName.localeCompare(b.user.displayName)),
       });
     } catch (err) {
       if (isDirectoryError(err) && err.code === 'NO_SEATS') throw err;

@@ -31,6 +31,9 @@
  *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
  *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
  *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h
+ *   <root>{c:<id>}:selection:<id>        hash   userId → version: the users a Manage licenses card was drawn for
+ *                                               when they are too many for the card's data ("all users in this
+ *                                               view", up to 500); expires after 24 h
  *   <root>{c:<id>}:import:<jobId>        hash   an import job: owner, state, options, counters, where its card is
  *   <root>{c:<id>}:import:<jobId>:rows   list   the file's rows as JSON {line, cells}
  *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
@@ -119,6 +122,9 @@ export class KeyLayout {
   }
   operation(customerId: string, operationId: string): string {
     return `${this.tag(customerId)}:op:${operationId}`;
+  }
+  selection(customerId: string, selectionId: string): string {
+    return `${this.tag(customerId)}:selection:${selectionId}`;
   }
   /** Every key of a customer matches this pattern (for SCAN in tests and checks). */
   customerPattern(customerId: string): string {

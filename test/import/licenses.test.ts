@@ -4,6 +4,7 @@
  * with enough, every selected user is changed exactly once (also when Teams delivers the same message twice).
  */
 import { VERBS } from '../../cards/verbs';
+import { scanKeys } from '../../services/storeCheck';
 import { BotApp, errorLogs, startBotApp } from '../support/botApp';
 import { Activity, BotClient, Card, cardOf, choicesOf, PERSONAL, submission, texts } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
@@ -204,6 +205,86 @@ describe('the Manage licenses card for 150 users', () => {
     const before = await snapshot();
     const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
     expect(texts(answer.card)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('Manage licenses for all users in a view (every page of it, up to 500)', () => {
+  // Every fifth user holds E5 (every tenth E3 too): the unlicensed view has the other 416, over 21 pages.
+  const UNLICENSED = USERS - USERS / 5;
+
+  async function unlicensedView(): Promise<Card> {
+    const answer = await client.invoke(VERBS.users, { customerId: 'contoso', filter: 'unlicensed' });
+    expect(texts(answer.card)).toContain(`Showing 1–20 of ${UNLICENSED}`);
+    return answer.card;
+  }
+
+  async function openManageAll(): Promise<Card> {
+    const answer = await client.click(await unlicensedView(), `Manage licenses for all ${UNLICENSED} users in this view`);
+    expect(answer.status).toBe(200);
+    return answer.card;
+  }
+
+  const selectionKeys = () => scanKeys(bot.t.redis, `${bot.t.keys.selection('contoso', '')}*`);
+
+  test('the card covers the whole view, not the page, and stays under Teams’ 28 kB', async () => {
+    const card = await openManageAll();
+    expect(texts(card)).toContainEqual(expect.stringMatching(new RegExp(`\\(\\+${UNLICENSED - 10}\\)$`)));
+    // Nobody in the view holds a license: one choice each, "none" drawn.
+    expect(choicesOf(card, 'lic_O365_E3').map((c) => c.value)).toEqual(['all', 'none']);
+    expect(Buffer.byteLength(JSON.stringify(card))).toBeLessThan(28 * 1024);
+    // The users travel in the store, with an expiry, not in the card's data.
+    const [key] = await selectionKeys();
+    expect(await bot.t.redis.hlen(key)).toBe(UNLICENSED);
+    expect(await bot.t.redis.pttl(key)).toBeGreaterThan(0);
+  });
+
+  test('a view of more than 500 users is refused with how to narrow it; nothing is saved', async () => {
+    const all = await client.invoke(VERBS.users, { customerId: 'contoso' });
+    const answer = await client.click(all.card, `Manage licenses for all ${USERS} users in this view`);
+    expect(texts(answer.card)).toContain(`This view has ${USERS} users; licenses can be changed for at most 500 at once. Narrow it with a filter or a search.`);
+    expect(await selectionKeys()).toEqual([]);
+  });
+
+  test('too few seats for the view: nothing changes; enough: every user of the view changed once, the rest untouched', async () => {
+    await setSeats(400); // 52 held, 348 left; 416 needed
+    const before = await snapshot();
+    const refused = await client.click(await openManageAll(), 'Save', { lic_O365_E3: 'all' });
+    expect(texts(refused.card)).toContain(`Not enough seats of O365_E3: 348 left, ${UNLICENSED} needed.`);
+    expect(await snapshot()).toEqual(before);
+
+    await setSeats(500);
+    const { verb, data } = submission(await openManageAll(), 'Save', { lic_O365_E3: 'all' });
+    const activity = client.invokeActivity(verb, data, PERSONAL);
+    const answer = await client.sendInvoke(activity);
+    expect(texts(answer.card)[0]).toBe('Licenses updated \u2014 Contoso Ltd');
+    const after = await snapshot();
+    for (let i = 0; i < USERS; i++) {
+      const [b, a] = [before.users[username(i)], after.users[username(i)]];
+      if (i % 5 === 0) expect(a).toEqual(b);
+      else expect(a).toEqual({ licenses: ['O365_E3'], version: b.version + 1 });
+    }
+    await expectSeatsAddUp();
+    await client.sendInvoke(activity); // delivered again
+    expect(await snapshot()).toEqual(after);
+    expect(await auditedChanges()).toHaveLength(1);
+  });
+
+  test('a user of the view changed after the card was drawn: refused as stale, nothing changes', async () => {
+    const card = await openManageAll();
+    await bot.t.directory.changeLicenses('contoso', [{ userId: bot.c.users[1].id }], { add: ['SPE_E5'] }, { actor: bot.t.actor });
+    const before = await snapshot();
+    const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
+    expect(texts(answer.card)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  test('after the saved selection expires, Save says the card has expired and changes nothing', async () => {
+    const card = await openManageAll();
+    for (const key of await selectionKeys()) await bot.t.redis.del(key); // what its 24 h expiry does
+    const before = await snapshot();
+    const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
+    expect(texts(answer.card)).toContain('This card has expired. Open the users again to change their licenses.');
     expect(await snapshot()).toEqual(before);
   });
 });

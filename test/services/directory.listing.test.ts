@@ -2,6 +2,7 @@
  * Users and licenses listing: filters, role, text search, their combinations, paging and sorting —
  * compared with a reference computed from the stored users — and the cost of a page on a big customer.
  */
+import { DAY_MS } from '../../services/directory';
 import { CustomerUser, ListUsersQuery } from '../../services/types';
 import { createTestDirectory, onCluster, SeedUser, TestDirectory } from '../support/testDirectory';
 import { commandLog, countOf } from './commandLog';
@@ -239,5 +240,46 @@ describeMonitored('listing a customer with 2,000 users', () => {
     expect(countOf(m.client, 'hmget')).toBe(pageSize);
     expect(m.client).toHaveLength(pageSize + 1);
     expect(m.bytesRead).toBeLessThan(pageSize * perUser * 1.5);
+  });
+});
+
+describe('every user of a view, for one change (Manage licenses for all users in a view)', () => {
+  let t: TestDirectory;
+  const N = 260;
+
+  beforeAll(async () => {
+    t = await createTestDirectory({ passwords: 'deterministic' });
+    const users: SeedUser[] = Array.from({ length: N }, (_, i) => ({
+      username: `u${String(i).padStart(3, '0')}`,
+      displayName: `${i % 2 ? 'Member' : 'member'} ${N - i}`,
+      licenses: i % 4 === 0 ? ['O365_E3'] : [], // 195 unlicensed
+    }));
+    await t.seed({ id: CID, subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: N }], users });
+  });
+  afterAll(async () => t.cleanup());
+
+  it('reads every page of the view, in the listing’s order', async () => {
+    const all = await t.directory.listAllUsers(CID, { filter: { kind: 'unlicensed' } });
+    expect(all).toHaveLength(195);
+    const pages: CustomerUser[] = [];
+    for (let page = 1; page <= 10; page++) pages.push(...(await t.directory.listUsers(CID, { filter: { kind: 'unlicensed' }, page, pageSize: 20 })).users);
+    expect(all.map((u) => u.id)).toEqual(pages.map((u) => u.id));
+    expect(await t.directory.listAllUsers(CID, { search: 'member 25' })).toHaveLength(1 + 10); // 25 and 250–259
+  });
+
+  it('refuses a view longer than the limit, saying how long it is', async () => {
+    await expect(t.directory.listAllUsers(CID, {}, 259)).rejects.toMatchObject({ code: 'TOO_MANY_USERS', params: { given: N, max: 259 } });
+    expect(await t.directory.listAllUsers(CID, {}, N)).toHaveLength(N);
+  });
+
+  it('keeps a selection with the versions it was drawn at, for a day; an unknown one reads as expired', async () => {
+    const users = await t.directory.listAllUsers(CID, { filter: { kind: 'license', skuId: 'O365_E3' } });
+    const id = await t.directory.saveSelection(CID, users);
+    expect(await t.directory.readSelection(CID, id)).toEqual(Object.fromEntries(users.map((u) => [u.id, u.version])));
+    const ttl = await t.redis.pttl(t.keys.selection(CID, id));
+    expect(ttl).toBeGreaterThan(DAY_MS - 60_000);
+    expect(ttl).toBeLessThanOrEqual(DAY_MS);
+    expect(await t.directory.readSelection(CID, 'a2b4c6d8-0000-4000-8000-000000000000')).toBeNull();
+    await expect(t.directory.saveSelection(CID, [])).rejects.toMatchObject({ code: 'INVALID_FIELD' });
   });
 });
