@@ -9,8 +9,9 @@ import { loadSettings } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
 import { DAY_MS } from '../../services/directory';
-import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, texts, visibleText, Where } from '../support/botClient';
+import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { partnerCenterCsv } from '../support/importCsv';
 import { createTestDirectory, dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
 
 const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
@@ -37,7 +38,10 @@ async function start(extraEnv: Record<string, string> = {}): Promise<void> {
   c = await t.seed({
     id: 'contoso',
     name: 'Contoso Ltd',
-    subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }],
+    subscriptions: [
+      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 5 },
+    ],
     users: [
       { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
       { username: 'bob', displayName: 'Bob Jones' },
@@ -60,6 +64,8 @@ async function start(extraEnv: Record<string, string> = {}): Promise<void> {
 }
 
 async function stop(): Promise<void> {
+  // An import a test started runs in the background: let it end before its keys are deleted.
+  await app.importRunner.idle();
   await app.close();
   await t.cleanup();
 }
@@ -83,6 +89,21 @@ async function state(): Promise<string> {
 
 const isRefusal = (card: Card) => /not allowed|serves only its partner/.test(visibleText(card));
 
+/** A CSV of two new users (user00000@contoso.com, user00001@contoso.com) previewed by `owner`, as a file sent in the 1:1 chat would be: the job id. */
+async function previewedImport(owner: Agent): Promise<string> {
+  const result = await app.importer.preview('contoso', partnerCenterCsv(2, { usageLocation: () => 'US' }), 'users.csv', { id: owner.aadObjectId, name: owner.name });
+  if (!result.ok) throw new Error(`the import preview failed: ${JSON.stringify(result.problem)}`);
+  return result.preview.jobId;
+}
+
+/** The data of the admin's "Finish and send passwords" button, after one "Save and add another" (Nina New). */
+async function seriesOfOne(): Promise<Record<string, unknown>> {
+  const admin = client(ADMIN);
+  const form = (await admin.invoke(VERBS.addUser, { customerId: 'contoso' })).card;
+  const next = (await admin.click(form, 'Save and add another', { displayName: 'Nina New', username: 'nina', usageLocation: 'US' })).card;
+  return submission(next, 'Finish and send passwords').data;
+}
+
 // ------------------------------------------------------------------------------------------ role matrix
 
 type Caller = 'admin' | 'helpdesk' | 'other' | 'otherTenant';
@@ -96,15 +117,19 @@ type Access = 'everyone' | 'helpdesk' | 'admin';
 const allowed = (access: Access, caller: Caller) =>
   caller !== 'otherTenant' && (access === 'everyone' || caller === 'admin' || (access === 'helpdesk' && caller === 'helpdesk'));
 
-const TYPED: Array<[string, Access]> = [
+/** Command, who may run it, and (for some) what an allowed caller reads on the answer. */
+const TYPED: Array<[string, Access, RegExp?]> = [
   ['help', 'everyone'],
   ['whoami', 'everyone'],
   ['customers', 'helpdesk'],
   ['users contoso', 'helpdesk'],
   ['licenses contoso', 'helpdesk'],
   ['add user contoso', 'admin'],
+  // Without a file: how to send one (the preview itself is `importCheck` below).
+  ['import users contoso', 'admin', /Attach the CSV file to the message: import users contoso/],
   ['assign O365_E3 contoso bob', 'admin'],
   ['unassign O365_E3 contoso alice', 'admin'],
+  ['replace O365_E3 SPE_E5 contoso alice', 'admin', /Added: Microsoft 365 E5\. Removed: Office 365 E3\./],
   ['reset password contoso alice', 'helpdesk'],
   ['delete user contoso alice', 'admin'],
   ['deleted users contoso', 'helpdesk'],
@@ -114,8 +139,11 @@ const TYPED: Array<[string, Access]> = [
   ['revoke d0000000-0000-4000-8000-000000000004', 'admin'],
 ];
 
-/** Hand-crafted invokes, as a client could send them without ever seeing the button. */
-function invokes(): Array<[string, () => unknown, Access]> {
+/**
+ * Hand-crafted invokes, as a client could send them without ever seeing the button; for some, what an allowed caller
+ * reads on the answer. The data is made before the store is looked at (a series or an import job is set up first).
+ */
+function invokes(): Array<[string, () => unknown, Access, RegExp?]> {
   const alice = () => c.user('alice');
   const op = (n: string) => `op-matrix-${n}-0001`;
   return [
@@ -132,6 +160,15 @@ function invokes(): Array<[string, () => unknown, Access]> {
     [VERBS.deletedUsers, () => ({ customerId: 'contoso' }), 'helpdesk'],
     [VERBS.restoreUsers, () => ({ customerId: 'contoso', operationId: op('restore'), userIds: c.user('gone').id }), 'helpdesk'],
     [VERBS.audit, () => ({ customerId: 'contoso' }), 'helpdesk'],
+    // The admin's own series (one user added): only an admin may finish it.
+    [VERBS.finishSeries, seriesOfOne, 'admin', /1 new user \u2014 Contoso Ltd[\s\S]*Nina New \u2014 nina@contoso\.onmicrosoft\.com/],
+    // A job previewed by ADMIN (the caller of the admin and other-tenant rows).
+    [VERBS.importCheck, async () => ({ customerId: 'contoso', jobId: await previewedImport(ADMIN) }), 'admin', /Import users \u2014 Contoso Ltd[\s\S]*2 rows are ready to import\./],
+    [VERBS.importRun, async () => ({ customerId: 'contoso', jobId: await previewedImport(ADMIN), operationId: op('import') }), 'admin', /^Importing users \u2014 Contoso Ltd/],
+    // A button that runs typed text: the role check is the one of the command the text names.
+    [VERBS.runCommand, () => ({ text: 'help' }), 'everyone', /whoami/],
+    [VERBS.runCommand, () => ({ text: 'users contoso' }), 'helpdesk', /alice@contoso\.onmicrosoft\.com/],
+    [VERBS.runCommand, () => ({ text: 'delete user contoso alice' }), 'admin', /Delete 1 user\?/],
   ];
 }
 
@@ -139,11 +176,12 @@ describe('who may do what (typed commands)', () => {
   beforeEach(() => start());
   afterEach(() => stop());
 
-  const cases = TYPED.flatMap(([text, access]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [text, caller, allowed(access, caller)] as const));
-  it.each(cases)('%s by %s → allowed: %s', async (text, caller, expected) => {
+  const cases = TYPED.flatMap(([text, access, answer]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [text, caller, allowed(access, caller), answer] as const));
+  it.each(cases)('%s by %s → allowed: %s', async (text, caller, expected, answer) => {
     const before = await state();
     const card = await say(CALLERS[caller](), text);
     expect(isRefusal(card)).toBe(!expected);
+    if (expected && answer) expect(visibleText(card)).toMatch(answer);
     if (!expected) {
       expect(await state()).toBe(before);
       const refusals = await t.directory.refusals();
@@ -157,14 +195,24 @@ describe('who may do what (hand-crafted card actions)', () => {
   beforeEach(() => start());
   afterEach(() => stop());
 
-  const cases = invokes().flatMap(([verb, data, access]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [verb, caller, allowed(access, caller), data] as const));
-  it.each(cases)('%s by %s → allowed: %s', async (verb, caller, expected, data) => {
+  // runCommand rows are named by the text they run.
+  const title = (verb: string, data: () => unknown) => (verb === VERBS.runCommand ? `${verb} "${(data() as { text: string }).text}"` : verb);
+  const cases = invokes().flatMap(([verb, data, access, reads]) =>
+    (Object.keys(CALLERS) as Caller[]).map((caller) => [title(verb, data), caller, allowed(access, caller), verb, data, reads] as const),
+  );
+  it.each(cases)('%s by %s → allowed: %s', async (_title, caller, expected, verb, data, reads) => {
+    const payload = await data();
     const before = await state();
-    const answer = await CALLERS[caller]().invoke(verb, data());
+    const answer = await CALLERS[caller]().invoke(verb, payload);
     expect(answer.status).toBe(200);
     expect(answer.body.statusCode).toBe(200);
     expect(isRefusal(answer.card)).toBe(!expected);
-    if (!expected) expect(await state()).toBe(before);
+    if (expected && reads) expect(visibleText(answer.card)).toMatch(reads);
+    if (!expected) {
+      await app.importRunner.idle(); // a refused importRun must not have started anything either
+      expect(await state()).toBe(before);
+    }
+    if (caller === 'otherTenant') expect(visibleText(answer.card)).toMatch(/serves only its partner/);
   });
 
   it('refusals land in the customer audit log too', async () => {
@@ -172,6 +220,34 @@ describe('who may do what (hand-crafted card actions)', () => {
     const { entries } = await t.directory.audit('contoso');
     expect(entries[0]).toMatchObject({ actorId: HELPDESK.aadObjectId, action: 'confirmDeleteUsers', result: 'refused: role helpdesk' });
     expect((await t.directory.getUser('contoso', c.user('alice').id)).state).toBe('active');
+  });
+
+  it('an import previewed by one admin cannot be checked or run by another admin; its owner still can', async () => {
+    await say(client(ADMIN), `grant admin ${OTHER.aadObjectId}`);
+    const colleague = client(OTHER);
+    expect(visibleText(await say(colleague, 'whoami'))).toContain('Admin agent'); // an admin now, and its 1:1 chat is remembered
+    const jobId = await previewedImport(ADMIN);
+    const before = await state();
+
+    const run = await colleague.invoke(VERBS.importRun, { customerId: 'contoso', jobId, operationId: 'op-colleague-import-0001' });
+    const check = await colleague.invoke(VERBS.importCheck, { customerId: 'contoso', jobId });
+    for (const answer of [run, check]) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.statusCode).toBe(200);
+      expect(visibleText(answer.card)).toContain('This import is no longer available (it finished, expired, or belongs to someone else). Send the file again.');
+      // Nothing of the other admin's file shows.
+      expect(visibleText(answer.card)).not.toMatch(/Importing|ready to import|user0000/);
+    }
+    await app.importRunner.idle();
+    expect(await state()).toBe(before);
+    expect((await app.importer.progress('contoso', jobId)).state).toBe('preview');
+    expect((await t.directory.listUsers('contoso', { search: 'user0000' })).users).toEqual([]);
+    expect(connector.createdConversations()).toEqual([]);
+
+    const own = await client(ADMIN).invoke(VERBS.importRun, { customerId: 'contoso', jobId, operationId: 'op-owner-import-0001' });
+    expect(texts(own.card)[0]).toBe('Importing users \u2014 Contoso Ltd');
+    await app.importRunner.idle();
+    expect((await t.directory.listUsers('contoso', { search: 'user0000' })).users.map((u) => u.userPrincipalName).sort()).toEqual(['user00000@contoso.com', 'user00001@contoso.com']);
   });
 
   it('cards show only the buttons the caller may use', async () => {
