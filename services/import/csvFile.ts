@@ -67,7 +67,7 @@ function decodeWindows1252(bytes: Buffer): string {
 const BINARY = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 
 function detectDelimiter(text: string): string {
-  const firstLine = text.slice(0, text.search(/\r?\n|$/));
+  const firstLine = text.slice(0, text.search(/[\r\n]|$/));
   const counts = [',', ';', '\t'].map((d) => [d, firstLine.split(d).length - 1] as const);
   counts.sort((a, b) => b[1] - a[1]);
   return counts[0][1] > 0 ? counts[0][0] : ',';
@@ -98,13 +98,15 @@ export function readCsv(bytes: Buffer): CsvResult {
   // Line numbers: csv-parse's own line count is off after empty lines and after CRLF inside quotes, so each
   // record's first line is counted here from where the previous record ended (info.bytes, in UTF-8 bytes of the
   // text), skipping the empty lines in between.
+  // A line ends at LF, at CRLF, or at a CR alone (the old Mac line ending, which csv-parse also reads as one).
   const utf8 = Buffer.from(text, 'utf8');
+  const endsLine = (at: number) => utf8[at] === 0x0a || (utf8[at] === 0x0d && utf8[at + 1] !== 0x0a);
   let cursor = 0;
   let lineNo = 1;
   const startLines = records.map((r, i) => {
     const from = i === 0 ? 0 : records[i - 1].info.bytes;
-    for (; cursor < from; cursor++) if (utf8[cursor] === 0x0a) lineNo++;
-    for (; cursor < utf8.length && (utf8[cursor] === 0x0a || utf8[cursor] === 0x0d); cursor++) if (utf8[cursor] === 0x0a) lineNo++;
+    for (; cursor < from; cursor++) if (endsLine(cursor)) lineNo++;
+    for (; cursor < utf8.length && (utf8[cursor] === 0x0a || utf8[cursor] === 0x0d); cursor++) if (endsLine(cursor)) lineNo++;
     return lineNo;
   });
   // Rows of only empty cells (Excel's trailing ";;;") are not rows.

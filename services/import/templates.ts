@@ -54,7 +54,9 @@ export function mapHeaders(headers: string[]): HeaderMapping {
   const seen = new Map<Field, string>();
   const duplicate: string[] = [];
   for (const header of headers) {
-    const field = COLUMNS[normaliseHeader(header)];
+    // Own keys only: a column called "Constructor" is unknown, not Object.prototype.constructor.
+    const key = normaliseHeader(header);
+    const field = Object.hasOwn(COLUMNS, key) ? COLUMNS[key] : undefined;
     if (!field) {
       if (header.trim()) unknown.push(header.trim());
       columns.push('kept');
