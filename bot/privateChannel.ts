@@ -22,6 +22,23 @@ export function classifyDeliveryError(err: unknown): DeliveryFailure {
   return 'failed';
 }
 
+/**
+ * Runs a proactive turn and rethrows what its logic threw. The adapter hands an error thrown inside a proactive turn
+ * to its onTurnError, which logs it and returns: without this, a send that Teams refused (404, 429, …) looked
+ * delivered, and the agent was told the password had been sent.
+ */
+async function rethrowing(run: (logic: (ctx: TurnContext) => Promise<void>) => Promise<void>, logic: (ctx: TurnContext) => Promise<void>): Promise<void> {
+  let failure: { err: unknown } | undefined;
+  await run(async (ctx) => {
+    try {
+      await logic(ctx);
+    } catch (err) {
+      failure = { err };
+    }
+  });
+  if (failure) throw failure.err;
+}
+
 /** Remembers each agent's 1:1 conversation, so later deliveries continue it instead of creating one. */
 export class AgentConversations {
   constructor(
@@ -82,9 +99,12 @@ export class ProactivePrivateChannel implements PrivateChannel {
     const known = await this.conversations.find(this.agentId());
     if (known) {
       try {
-        await this.adapter.continueConversationAsync(this.appId, known, async (ctx) => {
-          await ctx.sendActivity(message);
-        });
+        await rethrowing(
+          (logic) => this.adapter.continueConversationAsync(this.appId, known, logic),
+          async (ctx) => {
+            await ctx.sendActivity(message);
+          },
+        );
         return { ok: true };
       } catch (err) {
         const reason = classifyDeliveryError(err);
@@ -107,10 +127,13 @@ export class ProactivePrivateChannel implements PrivateChannel {
       channelData: { tenant: { id: tenantId } },
     } as ConversationParameters;
     try {
-      await this.adapter.createConversationAsync(this.appId, activity.channelId, activity.serviceUrl, '', parameters, async (ctx) => {
-        await this.conversations.remember(this.agentId(), TurnContext.getConversationReference(ctx.activity));
-        await ctx.sendActivity(message);
-      });
+      await rethrowing(
+        (logic) => this.adapter.createConversationAsync(this.appId, activity.channelId, activity.serviceUrl, '', parameters, logic),
+        async (ctx) => {
+          await this.conversations.remember(this.agentId(), TurnContext.getConversationReference(ctx.activity));
+          await ctx.sendActivity(message);
+        },
+      );
       return { ok: true };
     } catch (err) {
       return { ok: false, reason: classifyDeliveryError(err) };
@@ -133,9 +156,12 @@ export async function deliverToAgent(
   const reference = (await conversations.find(agentId)) ?? (fallback?.conversation?.conversationType === 'personal' ? fallback : null);
   if (!reference) return { ok: false, reason: 'notFound' };
   try {
-    await adapter.continueConversationAsync(appId, reference, async (ctx) => {
-      await ctx.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
-    });
+    await rethrowing(
+      (logic) => adapter.continueConversationAsync(appId, reference, logic),
+      async (ctx) => {
+        await ctx.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
+      },
+    );
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: classifyDeliveryError(err) };

@@ -12,7 +12,16 @@ function rewrite(text: string, from: string, to: string): string {
   const tokens = tokenize(text);
   const i = tokens.findIndex((tk, idx) => idx > 0 && tk === from);
   if (i >= 0) tokens[i] = to;
-  return tokens.map(quote).join(' ');
+  const line = tokens.map(quote).join(' ');
+  if (i >= 0 || !from || !tokens.length) return line;
+  // A name in a comma-separated user list may be typed without quotes ("delete user contoso bob, Alex Kim"): it spans
+  // several tokens or shares one with a comma. Replace it where it stands between separators; left as it was, every
+  // button of the choice card ran the same ambiguous command again.
+  const edge = (ch: string | undefined) => ch === undefined || ch === ',' || /\s/.test(ch);
+  for (let at = line.indexOf(from, quote(tokens[0]).length); at >= 0; at = line.indexOf(from, at + 1)) {
+    if (edge(line[at - 1]) && edge(line[at + from.length])) return line.slice(0, at) + quote(to) + line.slice(at + from.length);
+  }
+  return line;
 }
 
 /** Customer by id, domain or name; none → error card, several → a card to choose. */
