@@ -79,7 +79,7 @@ export class AdminBot extends TeamsActivityHandler {
     } else {
       const parsed = actionToCommand(action.verb, action.data);
       if (!parsed.ok) {
-        this.deps.logger.warn({ verb: textOf(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field }, 'rejected card action');
+        this.logUnread(context, 'badAction', { verb: textOf(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field });
         card = errorCard(t, { message: t('error.badAction') });
       } else if ('runText' in parsed) {
         card = await this.answerText(context, parsed.runText);
@@ -93,6 +93,7 @@ export class AdminBot extends TeamsActivityHandler {
   private async answerMessage(context: TurnContext): Promise<AdaptiveCard> {
     // Teams sends at most about 28 kB of text; anything longer is not a command, and is not worth parsing.
     if (textOf(context.activity.text).length > MAX_TYPED_TEXT) {
+      this.logUnread(context, 'badCommand', { problem: 'tooLong' });
       const t = translator(context.activity.locale).t;
       return errorCard(t, { message: t('error.badCommand'), hint: t('error.tryHelp') });
     }
@@ -104,10 +105,17 @@ export class AdminBot extends TeamsActivityHandler {
   private async answerText(context: TurnContext, text: string): Promise<AdaptiveCard> {
     const parsed = parseCommand(text);
     if (!parsed.ok) {
+      this.logUnread(context, 'badCommand', { problem: parsed.problem.kind });
       const t = translator(context.activity.locale).t;
       return errorCard(t, problemMessage(t, parsed.problem));
     }
     return this.runCommand(context, parsed.command, text);
+  }
+
+  /** The turn line of a message or button that is not a command: one line per turn, as for the others. */
+  private logUnread(context: TurnContext, outcome: 'badCommand' | 'badAction', detail: Record<string, unknown>): void {
+    const caller = textOf(context.activity.from?.aadObjectId ?? context.activity.from?.id);
+    this.deps.logger.info({ command: null, caller, outcome, ms: 0, ...detail }, 'turn');
   }
 
   /** Authorises and runs one command; maps every failure to a card. `dialog` collects a dialog handler's answer. */

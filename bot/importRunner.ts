@@ -6,7 +6,7 @@ import { importProgressCard, importResultsCard, importSummaryCard } from '../car
 import type { Clock, DirectoryService } from '../services/directory';
 import type { ImportService, ResultLabels, RunHooks } from '../services/import/importer';
 import { describeRowIssue } from './handlers/errors';
-import { AgentConversations, deliverToAgent } from './privateChannel';
+import { AgentConversations, deliverToAgent, rethrowing } from './privateChannel';
 
 export interface ImportRunnerDeps {
   importer: ImportService;
@@ -92,9 +92,12 @@ export class ImportRunner {
     const updateCard = async (card: AdaptiveCard) => {
       if (!reference || !job.activityId) return;
       try {
-        await adapter.continueConversationAsync(appId, reference, async (ctx) => {
-          await ctx.updateActivity({ type: 'message', id: job.activityId, attachments: [CardFactory.adaptiveCard(card)] });
-        });
+        await rethrowing(
+          (logic) => adapter.continueConversationAsync(appId, reference, logic),
+          async (ctx) => {
+            await ctx.updateActivity({ type: 'message', id: job.activityId, attachments: [CardFactory.adaptiveCard(card)] });
+          },
+        );
       } catch (err) {
         this.deps.logger.warn({ err: (err as Error).message, job: jobId }, 'could not update the import card');
       }

@@ -27,7 +27,7 @@ export function classifyDeliveryError(err: unknown): DeliveryFailure {
  * to its onTurnError, which logs it and returns: without this, a send that Teams refused (404, 429, …) looked
  * delivered, and the agent was told the password had been sent.
  */
-async function rethrowing(run: (logic: (ctx: TurnContext) => Promise<void>) => Promise<void>, logic: (ctx: TurnContext) => Promise<void>): Promise<void> {
+export async function rethrowing(run: (logic: (ctx: TurnContext) => Promise<void>) => Promise<void>, logic: (ctx: TurnContext) => Promise<void>): Promise<void> {
   let failure: { err: unknown } | undefined;
   await run(async (ctx) => {
     try {

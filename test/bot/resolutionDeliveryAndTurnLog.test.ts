@@ -389,6 +389,17 @@ describe('the per-turn log line', () => {
     expect(lines[5].reason).toBe('role');
   });
 
+  test('a message that is not a command, and a button with unusable data, get their turn line too', async () => {
+    const agent = agentClient();
+    await say(agent, 'frobnicate contoso');
+    const answer = await agent.invoke('deleteUsers', { customerId: 'contoso', userIds: 42 });
+    expect(answer.status).toBe(200);
+    expect(turnLines().map(({ command, caller, outcome, problem, reason }) => ({ command, caller, outcome, problem, reason }))).toEqual([
+      { command: null, caller: MEGAN.aadObjectId, outcome: 'badCommand', problem: 'unknownCommand', reason: undefined },
+      { command: null, caller: MEGAN.aadObjectId, outcome: 'badAction', problem: undefined, reason: 'invalidData' },
+    ]);
+  });
+
   test.each([
     ['personal chat', PERSONAL],
     ['channel', CHANNEL],
