@@ -44,7 +44,7 @@ describe('health follows Redis without restarting the bot', () => {
     try {
       expect((await health(url)).status).toBe(200);
       await redis.stop();
-      const down = await pollUntil(() => health(url), (h) => h.status === 503, 10_000);
+      const down = await pollUntil(() => health(url), (h) => h.status === 503, 2000);
       expect(down.value.body.redis.reachable).toBe(false);
       redis = await startThrowawayRedis([], redis.port);
       const up = await pollUntil(() => health(url), (h) => h.status === 200, 15_000);
