@@ -93,7 +93,12 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     logger.info({ ...summary }, 'embedded store: no REDIS_URL, demo data loaded (data is lost when the process stops)');
   }
   if (settings.provisionFile) {
-    const summary = await provision(directory, await readProvisioningFile(settings.provisionFile));
+    const file = await readProvisioningFile(settings.provisionFile).catch((err) => {
+      // Start-up stops here: the connection this app opened must not keep the process alive.
+      if (!options.redis) redis.disconnect();
+      throw err;
+    });
+    const summary = await provision(directory, file);
     logger.info({ file: settings.provisionFile, ...summary }, 'provisioning file loaded');
   }
 

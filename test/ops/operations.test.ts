@@ -5,11 +5,15 @@
 import { spawn } from 'node:child_process';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import pino from 'pino';
 import { createApp } from '../../bot/app';
 import { loadSettings } from '../../bot/config';
 import { UnsafeRedisError } from '../../bot/redisChecks';
+import { ProvisioningError } from '../../services/provisioning';
 import { freePort, startThrowawayRedis, ThrowawayRedis } from '../support/redisServer';
 
 const silent = pino({ level: 'silent' });
@@ -77,6 +81,62 @@ describe('production Redis checks', () => {
       await app.close();
       expect(lines.join('')).toMatch(/persistence is off/);
     } finally {
+      await redis.stop();
+    }
+  });
+});
+
+describe('PROVISION_FILE at start-up (a real Redis)', () => {
+  const file = (dir: string, customers: unknown[]) => {
+    const path = join(dir, 'customers.json');
+    writeFileSync(path, JSON.stringify({ customers }));
+    return path;
+  };
+  const fabrikam = (seats: number) => ({
+    id: 'fabrikam',
+    name: 'Fabrikam Inc',
+    domains: ['fabrikam.onmicrosoft.com'],
+    subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats }],
+    users: [
+      { username: 'ann', firstName: 'Ann', lastName: 'Lee', displayName: 'Ann Lee', usageLocation: 'US', licenses: ['O365_E3'] },
+      { username: 'bo', displayName: 'Bo', usageLocation: 'US' },
+    ],
+  });
+
+  it('loads the customers and users of the file; starting again with a changed file updates seats and adds nothing twice', async () => {
+    const redis = await startThrowawayRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'pab-provision-'));
+    try {
+      let app = await createApp(settingsFor({ REDIS_URL: redis.url, PROVISION_FILE: file(dir, [fabrikam(10)]) }), { logger: silent });
+      const page = await app.directory.listUsers('fabrikam');
+      expect(page.users.map((u) => [u.userPrincipalName, u.licenses])).toEqual([
+        ['ann@fabrikam.onmicrosoft.com', ['O365_E3']],
+        ['bo@fabrikam.onmicrosoft.com', []],
+      ]);
+      await app.close();
+
+      app = await createApp(settingsFor({ REDIS_URL: redis.url, PROVISION_FILE: file(dir, [fabrikam(12)]) }), { logger: silent });
+      expect((await app.directory.listUsers('fabrikam')).total).toBe(2);
+      expect(await app.directory.getSubscriptions('fabrikam')).toEqual([{ skuId: 'O365_E3', name: 'Office 365 E3', totalSeats: 12, assignedSeats: 1, availableSeats: 11 }]);
+      await app.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await redis.stop();
+    }
+  });
+
+  it('a broken file stops start-up with a message naming the problem, and stores nothing', async () => {
+    const redis = await startThrowawayRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'pab-provision-'));
+    try {
+      const broken = file(dir, [{ ...fabrikam(10), subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: -1 }] }]);
+      await expect(createApp(settingsFor({ REDIS_URL: redis.url, PROVISION_FILE: broken }), { logger: silent })).rejects.toBeInstanceOf(ProvisioningError);
+      await expect(createApp(settingsFor({ REDIS_URL: redis.url, PROVISION_FILE: broken }), { logger: silent })).rejects.toThrow(/customers\.0\.subscriptions\.0\.seats: Too small/);
+      const probe = new Redis(redis.url);
+      expect(await probe.dbsize()).toBe(0);
+      probe.disconnect();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       await redis.stop();
     }
   });
