@@ -6,8 +6,9 @@ import { USER_ROLES, UserRole } from './types';
 const USERNAME = /^[A-Za-z0-9'._!#^~-]{1,64}$/;
 const DOMAIN = /^(?=.{1,48}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const SKU = /^[A-Za-z0-9_.-]{1,64}$/;
-// Control characters and bidi overrides never belong in a name.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// Control characters, bidi overrides, line and paragraph separators (U+2028/2029: a line break to some renderers and
+// CSV readers) and lone UTF-16 surrogates (not text) never belong in a name.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /* ISO 3166-1 alpha-2 codes. */
 const ISO_COUNTRIES = new Set(

@@ -66,8 +66,20 @@ function decodeWindows1252(bytes: Buffer): string {
 /** Control characters other than tab and line breaks mean this is not a text file. */
 const BINARY = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 
+/** The first line that is not blank (Excel keeps blank lines above a header that was moved down). */
+function firstNonBlankLine(text: string): string {
+  const line = /[^\r\n]*/y;
+  for (let at = 0; at <= text.length; ) {
+    line.lastIndex = at;
+    const found = (line.exec(text) as RegExpExecArray)[0];
+    if (found.trim()) return found;
+    at += found.length + 1;
+  }
+  return '';
+}
+
 function detectDelimiter(text: string): string {
-  const firstLine = text.slice(0, text.search(/[\r\n]|$/));
+  const firstLine = firstNonBlankLine(text);
   const counts = [',', ';', '\t'].map((d) => [d, firstLine.split(d).length - 1] as const);
   counts.sort((a, b) => b[1] - a[1]);
   return counts[0][1] > 0 ? counts[0][0] : ',';

@@ -40,6 +40,14 @@ describe('reading the bytes', () => {
     expect(t.rows[1].cells[6]).toBe('O365_E3;SPE_E5');
   });
 
+  test('blank lines above the header: the delimiter comes from the header line, and rows keep their own line numbers', () => {
+    const t = table('\r\n  \r\n;;\r\nFirst name;Last name;Display name;User name\r\nAnn;Lee;Ann Lee;ann@contoso.com\r\n');
+    expect(t).toMatchObject({ delimiter: ';', headers: ['First name', 'Last name', 'Display name', 'User name'] });
+    expect(t.rows).toEqual([{ line: 5, cells: ['Ann', 'Lee', 'Ann Lee', 'ann@contoso.com'] }]);
+    // One line of 64 kB of spaces before the header costs what reading it costs (the search for the header is linear).
+    expect(table(`${' '.repeat(64 * 1024)}\nA,B\n1,2\n`)).toMatchObject({ delimiter: ',', headers: ['A', 'B'] });
+  });
+
   test('Unicode text (UTF-16LE with BOM, tabs): every admin center column, a line break inside a quoted address', () => {
     const t = table(fixture('m365-admin-unicode.txt'));
     expect(t).toMatchObject({ encoding: 'utf-16le', delimiter: '\t' });

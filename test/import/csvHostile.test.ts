@@ -114,8 +114,8 @@ const expectedEncoding = (e: Encoding) => (e === 'utf-16le BOM' ? 'utf-16le' : e
 
 // ------------------------------------------------------------------------------------------ the rules, as the spec words them
 
-/** Control characters and bidi embeddings, overrides and isolates never belong in a name (SPEC §1). */
-const NOT_IN_A_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** Control characters, bidi embeddings, overrides and isolates (SPEC §1), line and paragraph separators and lone surrogates never belong in a name. */
+const NOT_IN_A_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** A cell a spreadsheet would run as a formula. */
 const FORMULA_START = /^[=+\-@\t\r]/;
 /** Headers are matched regardless of case and of anything but letters and digits (README). */

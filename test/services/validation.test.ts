@@ -76,6 +76,13 @@ describe('names, usage location, role, licenses', () => {
     expect(failure(() => validateName('x'.repeat(65), 'lastName', 64, false)).params).toEqual({ field: 'lastName', reason: 'tooLong' });
     expect(failure(() => validateName('evil\u202Etxt', 'displayName', 256, true)).params).toEqual({ field: 'displayName', reason: 'characters' });
     expect(failure(() => validateName('a\nb', 'firstName', 64, false)).params).toEqual({ field: 'firstName', reason: 'characters' });
+    for (const bad of ['Ann\u2028Lee', 'Ann\u2029Lee', 'Ann\ud800', '\udc00Ann', 'A\udc00\ud800']) {
+      expect(failure(() => validateName(bad, 'displayName', 256, true)).params).toEqual({ field: 'displayName', reason: 'characters' });
+    }
+    // What names are made of stays: accents, CJK, an emoji (a surrogate pair) and emoji joined with U+200D.
+    for (const good of ['José Ångström', '김민준', 'Ann \ud83d\ude00', 'Family \ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67']) {
+      expect(validateName(good, 'displayName', 256, true)).toBe(good);
+    }
   });
   it('accepts ISO 3166 alpha-2 codes only', () => {
     expect(validateUsageLocation(' kr ')).toBe('KR');
