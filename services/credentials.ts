@@ -12,6 +12,7 @@ import type { RedisClient } from './store/redis';
  */
 export const DOWNLOAD_TTL_MS = 10 * 60 * 1000;
 export const SERIES_TTL_MS = 24 * 60 * 60 * 1000;
+export const UNDELIVERED_TTL_MS = 48 * 60 * 60 * 1000;
 
 export interface Credential {
   displayName: string;
@@ -77,6 +78,19 @@ export class CredentialVault {
     private readonly keys: KeyLayout,
     private readonly clock: Clock,
   ) {}
+
+  /**
+   * Remembers that an operation's passwords could not be sent privately (and why), so that the same button delivered
+   * again says so instead of "sent". Kept as long as the operation's own record (48 h).
+   */
+  async recordUndelivered(owner: string, operationId: string, reason: string): Promise<void> {
+    await this.redis.set(this.keys.undeliveredPasswords(owner, operationId), reason, 'PX', UNDELIVERED_TTL_MS);
+  }
+
+  /** Why an operation's passwords were not delivered, or null when they were (or it is unknown). */
+  async undelivered(owner: string, operationId: string): Promise<string | null> {
+    return this.redis.get(this.keys.undeliveredPasswords(owner, operationId));
+  }
 
   /** A new series: its id and the key the form card carries (never stored server-side). */
   newSeries(): { id: string; key: string } {

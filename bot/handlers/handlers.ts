@@ -87,16 +87,24 @@ async function selectedUsers(ctx: HandlerContext, customer: Customer, ids: strin
  * Temporary passwords: in the 1:1 chat the reply card shows them; elsewhere they go to the agent's
  * 1:1 chat and the public reply only says so (or why it could not).
  */
-async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string, deliver = true): Promise<AdaptiveCard> {
+async function withCredentials(ctx: HandlerContext, model: CredentialsModel, title: string, operationId: string, deliver = true): Promise<AdaptiveCard> {
   if (ctx.conversation === 'personal') return credentialsCard(ctx.t, model, title);
   // The public reply names the users only: no password, no download link.
   const publicModel: CredentialsModel = { ...model, downloadUrl: undefined, users: model.users.map(({ password: _omit, ...u }) => u) };
-  // A repeated delivery (Teams' retry, a double click) sends nothing privately again: it answers as the first did.
-  if (!deliver || !(model.downloadUrl || model.users.some((u) => u.password))) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
+  const failed = (reason: string) => {
+    const notice = reason === 'notInstalled' ? ctx.t('private.failed.notInstalled') : ctx.t('private.failed.other');
+    return credentialsCard(ctx.t, { ...publicModel, notice }, title);
+  };
+  // A repeated delivery (Teams' retry, a double click) sends nothing privately again: it answers as the first did,
+  // including when the first could not reach the agent's 1:1 chat.
+  if (!deliver || !(model.downloadUrl || model.users.some((u) => u.password))) {
+    const reason = await ctx.vault.undelivered(ctx.caller.id, operationId);
+    return reason ? failed(reason) : credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
+  }
   const delivery = await ctx.privateChannel.send(credentialsCard(ctx.t, model, title));
   if (delivery.ok) return credentialsCard(ctx.t, { ...publicModel, sentPrivately: true }, title);
-  const notice = delivery.reason === 'notInstalled' ? ctx.t('private.failed.notInstalled') : ctx.t('private.failed.other');
-  return credentialsCard(ctx.t, { ...publicModel, notice }, title);
+  await ctx.vault.recordUndelivered(ctx.caller.id, operationId, delivery.reason);
+  return failed(delivery.reason);
 }
 
 const handlers: { [N in CommandName]?: Handler<N> } = {
@@ -170,7 +178,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
       subscriptions: await ctx.directory.getSubscriptions(customer.id),
       users: [{ ...credential, licenses: user.licenses, password: created.temporaryPassword || undefined }],
     };
-    return withCredentials(ctx, credentials, ctx.t('created.title'));
+    return withCredentials(ctx, credentials, ctx.t('created.title'), cmd.operationId);
   },
 
   async finishSeries(cmd, ctx) {
@@ -249,7 +257,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         subscriptions: [],
         users: [{ displayName: u.displayName, userPrincipalName: u.userPrincipalName, licenses: [], password: result.temporaryPassword || undefined }],
       };
-      return withCredentials(ctx, model, ctx.t('reset.done', { name: u.displayName, upn: u.userPrincipalName }));
+      return withCredentials(ctx, model, ctx.t('reset.done', { name: u.displayName, upn: u.userPrincipalName }), cmd.operationId);
     } catch (err) {
       return refusedAsStale(ctx, customer, err);
     }
@@ -398,6 +406,7 @@ async function finishSeries(ctx: HandlerContext, customer: Customer, series: { i
     ctx,
     { customer, subscriptions, users: credentials.map((c) => ({ ...c, licenses: [] })), downloadUrl: `${ctx.publicBaseUrl}/downloads/${token}` },
     ctx.t('created.seriesTitle', { count: credentials.length, customer: customer.name }),
+    `series:${series.id}`,
     first,
   );
 }

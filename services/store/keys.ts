@@ -13,6 +13,9 @@
  *   <root>refusals                       list   refused requests (who, what, why), newest first, capped
  *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
  *   <root>{a:<agentId>}:series:<id>:done list   the same, once finished, plus the sealed download token; 10 min
+ *   <root>{a:<agentId>}:undelivered:<op> string why the passwords of an operation (a create, a reset, a finished series)
+ *                                               could not be sent to the agent privately; 48 h, so that a repeated
+ *                                               delivery of the same button answers as the first did
  *   <root>download:<sha256(link id)>     hash   owner, filename, expiresAt, AES-GCM sealed file; 10 min, read once
  *   <root>dialog-token:<sha256(token)>   hash   an Import users dialog's one-time token: agent, customer, conversation
  *                                               (reference), locale, expiresAt; 15 min, deleted by the upload it allows
@@ -81,6 +84,10 @@ export class KeyLayout {
   }
   refusals(): string {
     return `${this.root}refusals`;
+  }
+  /** Why an operation's passwords did not reach the agent's 1:1 chat (same hash tag as the agent's series). */
+  undeliveredPasswords(agentId: string, operationId: string): string {
+    return `${this.root}{a:${agentId.toLowerCase()}}:undelivered:${operationId}`;
   }
   /** A finished series: what its confirmation showed, for a repeated Finish (same hash tag as the series). */
   credentialSeriesDone(agentId: string, seriesId: string): string {

@@ -295,6 +295,23 @@ describe('Teams refuses the 1:1 chat: the agent is told, the password is not sho
     expect(proxy.calls).toHaveLength(2);
   });
 
+  test('the same Reset button delivered again (Teams retries) answers as the first did: not sent, and nothing sent now', async () => {
+    const agent = agentClient();
+    connector.failCreateConversation(429);
+    const confirm = await say(agent, 'reset password contoso alice', CHANNEL);
+    const first = await press(agent, confirm, 'Reset password', CHANNEL);
+    expect(texts(first)).toContain(NOT_SENT);
+    connector.failCreateConversation(null); // Teams answers again by the time the retry comes
+    proxy.calls.length = 0;
+    const again = await press(agent, confirm, 'Reset password', CHANNEL);
+    expect(texts(again)).toEqual(texts(first));
+    expect(visibleText(again)).not.toContain(SENT);
+    expect(proxy.calls).toEqual([]); // the replay sends nothing privately
+    // A new reset (a new button) does reach the 1:1 chat.
+    const next = await press(agent, await say(agent, 'reset password contoso alice', CHANNEL), 'Reset password', CHANNEL);
+    expect(visibleText(next)).toContain(SENT);
+  });
+
   test('the remembered 1:1 chat is gone (404): it is created anew once, and when that fails too the agent is told', async () => {
     const agent = agentClient();
     await say(agent, 'help', PERSONAL); // the agent's 1:1 chat is remembered from here
