@@ -6,7 +6,8 @@
  * `--root` names the key prefix (default `pab:`, the bot's). Read-only: SCAN and reads, never a write.
  */
 import { KeyLayout } from '../services/store/keys';
-import { connectRedis, parseClusterNodes, RedisClient } from '../services/store/redis';
+import { loadSomeSettings, SettingsError } from '../bot/config';
+import { connectRedis, RedisClient } from '../services/store/redis';
 import { checkStore, formatReport } from '../services/storeCheck';
 
 const USAGE = 'Usage: npm run check-store -- [redis://host:port] [--root pab:]   (or set REDIS_URL / REDIS_CLUSTER_NODES)';
@@ -22,15 +23,19 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  url ??= process.env.REDIS_URL || undefined;
-  const clusterSpec = url ? undefined : process.env.REDIS_CLUSTER_NODES;
-  if (!url && !clusterSpec) {
-    console.error(`No Redis to check. ${USAGE}`);
+  // The bot's own rules and messages for the two settings (bot/config.ts); a URL on the command line wins.
+  let settings: ReturnType<typeof loadSomeSettings<'REDIS_URL' | 'REDIS_CLUSTER_NODES'>>;
+  try {
+    settings = loadSomeSettings(url ? ['REDIS_CLUSTER_NODES'] : ['REDIS_URL', 'REDIS_CLUSTER_NODES']);
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    console.error(`${err.message}\n${USAGE}`);
     return 2;
   }
-  const clusterNodes = clusterSpec ? parseClusterNodes(clusterSpec) : undefined;
-  if (clusterNodes === null) {
-    console.error(`REDIS_CLUSTER_NODES must be host:port,host:port. ${USAGE}`);
+  url ??= settings.REDIS_URL;
+  const clusterNodes = url ? undefined : settings.REDIS_CLUSTER_NODES?.map((n) => ({ ...n }));
+  if (!url && !clusterNodes) {
+    console.error(`No Redis to check. ${USAGE}`);
     return 2;
   }
   const redis: RedisClient = connectRedis(url ? { url } : { clusterNodes });

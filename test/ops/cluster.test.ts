@@ -55,7 +55,7 @@ it('provision, serve and check a Redis Cluster through REDIS_CLUSTER_NODES', asy
   }));
   writeFileSync(file, JSON.stringify({ customers }));
   const env = { REDIS_CLUSTER_NODES: cluster.spec };
-  const provisioned = await tsx('services/provisionCli.ts', [file], env);
+  const provisioned = await tsx('scripts/provision.ts', [file], env);
   expect(provisioned.stdout).toContain('Provisioned 4 customer(s): 8 user(s) created, 0 already existed.');
 
   const settings = loadSettings({ ...env, HOST: '127.0.0.1', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: ADMIN.aadObjectId, LOG_LEVEL: 'silent' });

@@ -127,4 +127,17 @@ describe('npm run check-store', () => {
     expect((none as { code: number }).code).toBe(2);
     expect((none as { stderr: string }).stderr).toMatch(/No Redis to check\. Usage: npm run check-store -- \[redis:\/\/host:port\]/);
   });
+
+  it('reads REDIS_URL and REDIS_CLUSTER_NODES with the bot\'s own rules: a bad value is named, exit 2', async () => {
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [join(__dirname, '../../node_modules/tsx/dist/cli.mjs'), join(__dirname, '../../scripts/checkStore.ts')], {
+        env: { PATH: process.env.PATH, ...env },
+      }).catch((err: { code: number; stderr: string }) => err) as Promise<{ code: number; stderr: string }>;
+    const badUrl = await run({ REDIS_URL: 'http://127.0.0.1:6379' });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toContain('Invalid setting REDIS_URL: must be a redis:// or rediss:// URL');
+    const badNodes = await run({ REDIS_CLUSTER_NODES: '127.0.0.1' });
+    expect(badNodes.code).toBe(2);
+    expect(badNodes.stderr).toContain('Invalid setting REDIS_CLUSTER_NODES: must be a comma-separated list of host:port seed nodes');
+  });
 });

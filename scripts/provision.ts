@@ -1,7 +1,8 @@
 /** `npm run provision -- <file.json>`: loads customers, subscriptions and users into REDIS_URL (or REDIS_CLUSTER_NODES). */
-import { DirectoryService } from './directory';
-import { provision, ProvisioningError, readProvisioningFile } from './provisioning';
-import { connectRedis, isEmbedded, parseClusterNodes } from './store/redis';
+import { loadSomeSettings, SettingsError } from '../bot/config';
+import { DirectoryService } from '../services/directory';
+import { provision, ProvisioningError, readProvisioningFile } from '../services/provisioning';
+import { connectRedis, isEmbedded } from '../services/store/redis';
 
 async function main(): Promise<number> {
   const path = process.argv[2];
@@ -9,12 +10,21 @@ async function main(): Promise<number> {
     console.error('Usage: npm run provision -- <file.json>   (loads into the Redis at REDIS_URL)');
     return 2;
   }
-  const clusterNodes = process.env.REDIS_CLUSTER_NODES ? parseClusterNodes(process.env.REDIS_CLUSTER_NODES) : undefined;
-  if (clusterNodes === null) {
-    console.error('REDIS_CLUSTER_NODES must be host:port,host:port (seed nodes of the cluster).');
+  // The bot's own rules and messages for the two settings (bot/config.ts).
+  let settings: ReturnType<typeof loadSomeSettings<'REDIS_URL' | 'REDIS_CLUSTER_NODES'>>;
+  try {
+    settings = loadSomeSettings(['REDIS_URL', 'REDIS_CLUSTER_NODES']);
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    console.error(err.message);
     return 2;
   }
-  const redis = connectRedis(clusterNodes ? { clusterNodes } : { url: process.env.REDIS_URL });
+  if (settings.REDIS_URL && settings.REDIS_CLUSTER_NODES) {
+    console.error('Set REDIS_URL or REDIS_CLUSTER_NODES, not both (a single Redis or a cluster).');
+    return 2;
+  }
+  const clusterNodes = settings.REDIS_CLUSTER_NODES?.map((n) => ({ ...n }));
+  const redis = connectRedis(clusterNodes ? { clusterNodes } : { url: settings.REDIS_URL });
   if (isEmbedded(redis)) {
     console.error('REDIS_URL is not set: the embedded store lives inside the bot process; set REDIS_URL (or REDIS_CLUSTER_NODES) to provision a real Redis.');
     return 2;
