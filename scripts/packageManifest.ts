@@ -1,7 +1,7 @@
 /**
  * Builds the Teams app package: `npm run package` → manifest/build/app.zip (manifest.json, color.png, outline.png).
  *
- * 1. Fills manifest/manifest.template.json's `${{NAME}}` placeholders from the environment (MicrosoftAppId,
+ * 1. Fills manifest/manifest.json's `${{NAME}}` placeholders from the environment (MicrosoftAppId,
  *    PUBLIC_BASE_URL, validated by bot/config.ts) and package.json's version.
  * 2. Validates the result offline against the official Teams schema bundled with `@microsoft/app-manifest`
  *    (never downloaded), plus a few Teams rules the schema does not express (command text lengths, icon sizes,
@@ -18,7 +18,7 @@ import { crc32, decodePng, MANIFEST_DIR, readPngHeader } from './makeIcons';
 
 export type TeamsManifest = TeamsManifestV1D30.TeamsManifestV1D30;
 
-export const TEMPLATE_FILE = path.join(MANIFEST_DIR, 'manifest.template.json');
+export const TEMPLATE_FILE = path.join(MANIFEST_DIR, 'manifest.json');
 /** Used for `id` and `botId` when MicrosoftAppId is unset: enough to validate and to try the package locally. */
 export const PLACEHOLDER_APP_ID = '00000000-0000-4000-8000-00000000b07a';
 
@@ -352,7 +352,7 @@ export async function packageApp(
       version: appVersion(),
       commands: menuCommands(),
     },
-    options.template ?? readTemplate(path.join(manifestDir, 'manifest.template.json')),
+    options.template ?? readTemplate(path.join(manifestDir, 'manifest.json')),
   );
 
   const files = new Map<string, Buffer>();
