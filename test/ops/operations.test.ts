@@ -143,7 +143,7 @@ describe('PROVISION_FILE at start-up (a real Redis)', () => {
 });
 
 describe('SIGTERM', () => {
-  it('lets a slow turn finish, then exits 0', async () => {
+  it('stops taking requests, lets a slow turn finish, then exits 0', async () => {
     // A fake connector that holds the bot's reply until we have sent SIGTERM.
     let releaseReply: () => void = () => undefined;
     const replyHeld = new Promise<void>((resolve) => (releaseReply = resolve));
@@ -193,6 +193,14 @@ describe('SIGTERM', () => {
       await replyReceived; // the turn is now in flight, waiting on the connector
       child.kill('SIGTERM');
       await pollUntil(async () => output, (o) => o.includes('shutting down'), 10_000);
+      // Stopping: a new request is not taken any more (the listener is closed, or a kept-alive connection gets 503),
+      // while the turn in flight goes on.
+      const late = await fetch(`${botUrl}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+        .then((r) => r.status)
+        .catch(() => 'refused');
+      expect(['refused', 503]).toContain(late);
+      const health = await fetch(`${botUrl}/healthz`).then((r) => r.status).catch(() => 'refused');
+      expect(['refused', 503]).toContain(health);
       releaseReply();
       const response = await turn;
       expect(response.status).toBe(200);
