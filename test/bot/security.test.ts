@@ -240,6 +240,11 @@ describe('who may do what (hand-crafted card actions)', () => {
     }
     await app.importRunner.idle();
     expect(await state()).toBe(before);
+    // Both refusals are audited, in the customer's log and the partner-wide one.
+    const audited = (await t.directory.audit('contoso')).entries.filter((e) => e.actorId === OTHER.aadObjectId && e.result.startsWith('refused'));
+    expect(audited.map((e) => e.action)).toEqual(['import-check', 'import-run']);
+    expect(audited[0].result).toBe(`refused: the import ${jobId} belongs to another agent`);
+    expect((await t.directory.refusals()).filter((e) => e.actorId === OTHER.aadObjectId).map((e) => e.action)).toEqual(['import-check', 'import-run']);
     expect((await app.importer.progress('contoso', jobId)).state).toBe('preview');
     expect((await t.directory.listUsers('contoso', { search: 'user0000' })).users).toEqual([]);
     expect(connector.createdConversations()).toEqual([]);
