@@ -126,8 +126,10 @@ export class AdminBot extends TeamsActivityHandler {
     const tenantId = textOf(activity.conversation?.tenantId ?? activity.channelData?.tenant?.id).toLowerCase();
     const callerId = textOf(activity.from?.aadObjectId ?? activity.from?.id);
     const customerId = 'customer' in command ? command.customer : undefined;
+    // `customer` is how the agent named it; `customerId`, once a handler resolved it, the customer it acted on.
+    const resolved: HandlerContext['resolved'] = {};
     const log = (outcome: string, extra: Record<string, unknown> = {}) =>
-      this.deps.logger.info({ command: command.name, customer: customerId, caller: callerId, outcome, ms: Date.now() - started, ...extra }, 'turn');
+      this.deps.logger.info({ command: command.name, customer: customerId, customerId: resolved.customerId, caller: callerId, outcome, ms: Date.now() - started, ...extra }, 'turn');
 
     const callerName = textOf(activity.from?.name ?? callerId).slice(0, 200);
     try {
@@ -171,6 +173,7 @@ export class AdminBot extends TeamsActivityHandler {
         text,
         activityId: textOf(activity.id) || randomUUID(),
         newOperationId: () => randomUUID(),
+        resolved,
       };
       const card = await handler(command as never, ctx);
       log('ok');

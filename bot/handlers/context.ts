@@ -42,6 +42,8 @@ export interface HandlerContext {
   /** Stable per delivery: Teams retries carry the same activity id, so it doubles as an operation id. */
   activityId: string;
   newOperationId(): string;
+  /** What the handler resolved, for the turn's log line: the customer it acted on. */
+  resolved: { customerId?: string };
 }
 
 /**

@@ -26,16 +26,20 @@ function rewrite(text: string, from: string, to: string): string {
 
 /** Customer by id, domain or name; none → error card, several → a card to choose. */
 export async function resolveCustomer(ctx: HandlerContext, reference: string): Promise<Customer> {
+  const found = (customer: Customer): Customer => {
+    ctx.resolved.customerId = customer.id;
+    return customer;
+  };
   // A card's button names the customer by its id: read that customer alone rather than every customer's name.
   if (!ctx.text) {
     try {
-      return await ctx.directory.getCustomer(reference);
+      return found(await ctx.directory.getCustomer(reference));
     } catch (err) {
       if (!isDirectoryError(err) || err.code !== 'CUSTOMER_NOT_FOUND') throw err;
     }
   }
   const matches = await ctx.directory.findCustomers(reference);
-  if (matches.length === 1) return matches[0];
+  if (matches.length === 1) return found(matches[0]);
   if (!matches.length || !ctx.text) {
     throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.customerNotFound', { customer: reference }), hint: ctx.t('error.tryHelp') }));
   }

@@ -404,6 +404,8 @@ describe('the per-turn log line', () => {
     }
     expect(lines[4].code).toEqual(expect.any(String)); // why the directory refused
     expect(lines[5].reason).toBe('role');
+    // Beside what the agent typed, the customer the turn acted on, once resolved ("north" was ambiguous: none).
+    expect(lines.map((l) => l.customerId)).toEqual(['contoso', undefined, 'northwind', undefined, 'contoso', undefined, 'contoso', 'contoso']);
   });
 
   test('a message that is not a command, and a button with unusable data, get their turn line too', async () => {
