@@ -4,26 +4,18 @@
  * effect and gets the same answer each time (a temporary password is shown once). Two agents pressing Delete or
  * Restore on the same user at once: one wins, the other gets a refreshed card that says what happened.
  */
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
-import { loadSettings } from '../../bot/config';
-import { createLogger } from '../../bot/logger';
 import { checkStore, formatReport } from '../../services/storeCheck';
+import { BotApp, errorLogs, LEE, MEGAN, startBotApp } from '../support/botApp';
 import { Activity, Agent, BotClient, Card, cardOf, CHANNEL, choiceValue, InvokeAnswer, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { createTestDirectory, dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
-const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
-const LEE: Agent = { id: '29:1lee-gu', aadObjectId: 'b2c4e6f8-1a3c-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lee Gu' };
 const TEAMS_RETRY_MS = 20_000;
 
+let connector: FakeConnector;
+let botApp: BotApp;
 let t: TestDirectory;
 let c: SeededCustomer;
-let connector: FakeConnector;
-let app: App;
-let url: string;
-let logLines: string[];
 
 beforeAll(async () => {
   connector = await startFakeConnector();
@@ -31,45 +23,33 @@ beforeAll(async () => {
 afterAll(async () => connector.stop());
 
 beforeEach(async () => {
-  connector.reset();
-  t = await createTestDirectory();
-  c = await t.seed({
-    id: 'contoso',
-    name: 'Contoso Ltd',
-    subscriptions: [
-      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
-    ],
-    users: [
-      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-      { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
-      { username: 'carol', displayName: 'Carol White' },
-    ],
+  botApp = await startBotApp(connector, {
+    seed: {
+      id: 'contoso',
+      name: 'Contoso Ltd',
+      subscriptions: [
+        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
+      ],
+      users: [
+        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+        { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
+        { username: 'carol', displayName: 'Carol White' },
+      ],
+    },
   });
-  logLines = [];
-  const logger: Logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
-  const settings = loadSettings({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: `${MEGAN.aadObjectId},${LEE.aadObjectId}` });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
+  ({ t, c } = botApp);
 });
 
 afterEach(async () => {
   const report = await checkStore(t.redis, t.keys);
-  await app.close();
-  await t.cleanup();
+  await botApp.stop();
   if (!report.ok) throw new Error(formatReport(report));
-  expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+  expect(errorLogs(botApp.logLines)).toEqual([]);
 });
 
-const client = (agent: Agent = MEGAN) => new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: TENANT, agent });
-
-async function say(bot: BotClient, text: string, where: Where = PERSONAL): Promise<Card> {
-  const conversationId = bot.conversationId(where);
-  const before = connector.activitiesIn(conversationId).length;
-  const { status } = await bot.message(text, where);
-  expect(status).toBe(200);
-  return cardOf((await connector.waitForActivities(conversationId, before + 1))[before]);
-}
+const client = (agent?: Agent) => botApp.client(agent);
+const say = async (bot: BotClient, text: string, where?: Where): Promise<Card> => (await botApp.say(bot, text, where)).card;
 
 function expectCard(answer: InvokeAnswer): Card {
   expect(answer.status).toBe(200);
@@ -171,8 +151,8 @@ describe('every state-changing button, delivered twice at once and again 20 s la
     expect(await t.directory.verifyUserPassword('contoso', nina.id, password)).toBe(true);
     const link = (cardOf(dms[0]).actions as Array<{ url?: string }>).find((a) => a.url)?.url as string;
     const path = new URL(link).pathname;
-    expect((await fetch(`${url}${path}`)).status).toBe(200);
-    expect((await fetch(`${url}${path}`)).status).toBe(410);
+    expect((await fetch(`${botApp.url}${path}`)).status).toBe(200);
+    expect((await fetch(`${botApp.url}${path}`)).status).toBe(410);
   });
 
   test('Manage licenses → Save', async () => {

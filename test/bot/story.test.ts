@@ -3,11 +3,8 @@
  * fake connector service), card buttons as `adaptiveCard/action` invokes (answered in the same HTTP response).
  * Real Redis (the jest globalSetup's), a random key root per test, a fake clock.
  */
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
-import { loadSettings } from '../../bot/config';
-import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
+import { BotApp, errorLogs, LEE, MEGAN, startBotApp, TENANT } from '../support/botApp';
 import {
   actionTitles,
   Agent,
@@ -27,19 +24,14 @@ import {
   Where,
 } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { createTestDirectory, SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { SeededCustomer, TestDirectory } from '../support/testDirectory';
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
-const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
-const LEE: Agent = { id: '29:1lee-gu', aadObjectId: 'b2c4e6f8-1a3c-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lee Gu' };
 const STRANGER: Agent = { id: '29:1stranger', aadObjectId: '0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b', name: 'Not Staff' };
 
+let connector: FakeConnector;
+let botApp: BotApp;
 let t: TestDirectory;
 let c: SeededCustomer;
-let connector: FakeConnector;
-let app: App;
-let url: string;
-let logLines: string[];
 
 beforeAll(async () => {
   connector = await startFakeConnector();
@@ -50,45 +42,35 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  connector.reset();
-  t = await createTestDirectory();
-  c = await t.seed({
-    id: 'contoso',
-    name: 'Contoso Ltd',
-    subscriptions: [
-      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
-    ],
-    users: [
-      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-      { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
-      { username: 'carol', displayName: 'Carol White' },
-      { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
-    ],
+  botApp = await startBotApp(connector, {
+    seed: {
+      id: 'contoso',
+      name: 'Contoso Ltd',
+      subscriptions: [
+        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
+      ],
+      users: [
+        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+        { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
+        { username: 'carol', displayName: 'Carol White' },
+        { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
+      ],
+    },
   });
-  const settings = loadSettings({
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    PARTNER_TENANT_ID: TENANT,
-    ADMIN_AGENTS: `${MEGAN.aadObjectId},${LEE.aadObjectId}`,
-  });
-  logLines = [];
-  const logger: Logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
+  ({ t, c } = botApp);
 });
 
 afterEach(async () => {
-  await app.close();
-  await t.cleanup();
+  await botApp.stop();
   // Nothing unexpected reached the connector, and no turn failed inside the bot.
   expect(connector.unexpected()).toEqual([]);
-  expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+  expect(errorLogs(botApp.logLines)).toEqual([]);
 });
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const client = (agent: Agent = MEGAN) => new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: TENANT, agent });
+const client = (agent?: Agent) => botApp.client(agent);
 
 async function seats(): Promise<Record<string, { assigned: number; available: number }>> {
   const subs = await t.directory.getSubscriptions('contoso');
@@ -103,7 +85,10 @@ async function activeUpns(): Promise<string[]> {
   return (await t.directory.listUsers('contoso', { pageSize: 100 })).users.map((u) => u.userPrincipalName).sort();
 }
 
-/** Types a command and returns the card the bot replied with through the connector. */
+/**
+ * Types a command and returns the card the bot replied with through the connector. Kept here rather than botApp's say:
+ * it also checks that in a channel or chat the reply threads onto the typed message.
+ */
 async function say(bot: BotClient, text: string, where: Where = PERSONAL): Promise<Card> {
   const conversationId = bot.conversationId(where);
   const before = connector.activitiesIn(conversationId).length;
@@ -444,7 +429,7 @@ describe('mistakes get a card that says what went wrong', () => {
     expect(texts(refused)).toContain('You are not allowed to do that. Your role: No bot role.');
     const who = await say(bot, 'whoami');
     expect(texts(who)).toEqual(expect.arrayContaining(['Bot role: No bot role', `Tenant: ${TENANT}`]));
-    const outsider = new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: '11111111-2222-4333-8444-555555555555', agent: MEGAN });
+    const outsider = new BotClient({ endpoint: botApp.url, serviceUrl: connector.url, tenantId: '11111111-2222-4333-8444-555555555555', agent: MEGAN });
     expect(texts(await say(outsider, 'users contoso'))).toContain('This bot serves only its partner\u2019s staff.');
     const answer = await outsider.invoke(VERBS.deletedUsers, { customerId: 'contoso' });
     expectCardAnswer(answer);
