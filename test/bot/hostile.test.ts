@@ -5,21 +5,16 @@
  * a 500, changes nothing on a bad submit (every stored value compared), shows names as plain text, and stays up.
  */
 import fc from 'fast-check';
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
 import { parseCommand } from '../../bot/commands/parse';
 import { COMMANDS } from '../../bot/commands/table';
-import { loadSettings } from '../../bot/config';
-import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
 import { DirectoryError } from '../../services/errors';
 import { parseProvisioning, ProvisioningError } from '../../services/provisioning';
-import { Activity, Agent, BotClient, Card, cardOf, PERSONAL, submission, texts, visibleText } from '../support/botClient';
+import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
+import { Activity, BotClient, Card, cardOf, PERSONAL, submission, texts, visibleText } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { createTestDirectory, dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { dumpValues } from '../support/testDirectory';
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
-const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
 const MEGA = 'x'.repeat(1_000_000);
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
@@ -105,47 +100,40 @@ describe('parseProvisioning never throws anything but ProvisioningError', () => 
 
 // ------------------------------------------------------------------------------------------ over HTTP
 
-let t: TestDirectory;
-let c: SeededCustomer;
 let connector: FakeConnector;
-let app: App;
-let url: string;
-let logLines: string[];
+let botApp: BotApp;
 let bot: BotClient;
 
 beforeAll(async () => {
   connector = await startFakeConnector();
-  t = await createTestDirectory({ passwords: 'deterministic' });
-  c = await t.seed({
-    id: 'contoso',
-    name: 'Contoso Ltd',
-    subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }],
-    users: [
-      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-      { username: 'bob', displayName: 'Bob Jones' },
-    ],
+  botApp = await startBotApp(connector, {
+    directory: { passwords: 'deterministic' },
+    seed: {
+      id: 'contoso',
+      name: 'Contoso Ltd',
+      subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }],
+      users: [
+        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+        { username: 'bob', displayName: 'Bob Jones' },
+      ],
+    },
+    env: { ADMIN_AGENTS: MEGAN.aadObjectId },
   });
-  await t.directory.deleteUsers('contoso', [{ userId: c.user('bob').id }], { actor: t.actor });
-  logLines = [];
-  const logger: Logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
-  const settings = loadSettings({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: MEGAN.aadObjectId });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
-  bot = new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: TENANT, agent: MEGAN });
+  await botApp.t.directory.deleteUsers('contoso', [{ userId: botApp.c.user('bob').id }], { actor: botApp.t.actor });
+  bot = botApp.client(MEGAN);
 });
 
 afterAll(async () => {
   // Still up and answering after everything below.
-  expect((await fetch(`${url}/healthz`)).status).toBe(200);
-  await app?.close();
-  await t?.cleanup();
+  expect((await fetch(`${botApp.url}/healthz`)).status).toBe(200);
+  await botApp?.stop();
   await connector?.stop();
-  expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+  expect(errorLogs(botApp.logLines)).toEqual([]);
 });
 
 /** Every stored value, except the agents' remembered 1:1 chats (each personal-chat turn refreshes the activity id). */
 async function state(): Promise<string> {
-  return JSON.stringify([...(await dumpValues(t)).entries()].filter(([k]) => !k.endsWith('agent-conversations')).sort());
+  return JSON.stringify([...(await dumpValues(botApp.t)).entries()].filter(([k]) => !k.endsWith('agent-conversations')).sort());
 }
 
 function expectCardAnswer(status: number, body: string): Card {
@@ -158,8 +146,8 @@ function expectCardAnswer(status: number, body: string): Card {
 }
 
 describe('card submits over HTTP: 200 with a card, never a 500; a bad submit changes nothing', () => {
-  const alice = () => c.user('alice');
-  const bobId = () => c.user('bob').id;
+  const alice = () => botApp.c.user('alice');
+  const bobId = () => botApp.c.user('bob').id;
   /** A valid submit of every verb, as the bot's own cards send it. */
   const templates = (): Record<string, Record<string, unknown>> => ({
     [VERBS.runCommand]: { text: 'users contoso' },
@@ -280,7 +268,7 @@ describe('card submits over HTTP: 200 with a card, never a 500; a bad submit cha
   });
 
   it('bodies that are not activities at all: never a 500, and the bot keeps answering', async () => {
-    const logged = logLines.length;
+    const logged = botApp.logLines.length;
     const bodies: string[] = ['', 'null', '[]', '"x"', '{', '{"type":"invoke"}', '{"type":"message"}', JSON.stringify({ type: 'message', text: 42 }), JSON.stringify({ ...bot.messageActivity('help'), conversation: null }), 'x'.repeat(100_000)];
     for (const body of bodies) {
       const { status } = await bot.post(body);
@@ -294,7 +282,7 @@ describe('card submits over HTTP: 200 with a card, never a 500; a bad submit cha
     expect(ok).toBe(200);
     // A message without a recipient or a conversation cannot be answered: the adapter logs the turn error (Bot
     // Service never sends such a thing; with MicrosoftAppId set it could not get here) and nothing else happens.
-    const errors = logLines.splice(logged).map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 50);
+    const errors = botApp.logLines.splice(logged).map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 50);
     for (const e of errors) expect(e.msg).toBe('unhandled turn error');
   });
 
@@ -344,9 +332,9 @@ describe('display names from users: a clear error, or shown exactly as typed, as
     await fc.assert(
       fc.asyncProperty(names, async (displayName) => {
         try {
-          const { user } = await t.directory.createUser('contoso', { username: `fc${n++}`, displayName, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true });
+          const { user } = await botApp.t.directory.createUser('contoso', { username: `fc${n++}`, displayName, usageLocation: 'US' }, { actor: botApp.t.actor, withoutPassword: true });
           expect(user.displayName).toBe(displayName.trim());
-          expect((await t.directory.getUser('contoso', user.id)).displayName).toBe(displayName.trim());
+          expect((await botApp.t.directory.getUser('contoso', user.id)).displayName).toBe(displayName.trim());
         } catch (err) {
           expect(err).toBeInstanceOf(DirectoryError);
           expect((err as DirectoryError).params).toMatchObject({ field: 'displayName', reason: expect.stringMatching(/^(required|tooLong|characters)$/) });
@@ -379,7 +367,7 @@ describe('display names from users: a clear error, or shown exactly as typed, as
       return;
     }
     const search = expectCardAnswer(...(await bot.post(bot.invokeActivity(VERBS.users, { customerId: 'contoso', search: username })).then((r) => [r.status, r.text] as const)));
-    const id = (await t.directory.findUser('contoso', username)).id;
+    const id = (await botApp.t.directory.findUser('contoso', username)).id;
     const confirm = await clickCard(search, 'Delete', { userIds: id });
     for (const card of [created, search, confirm]) {
       const nodes = textNodes(card.body).filter((x) => x.text.includes(expected));

@@ -3,28 +3,22 @@
  * passwords only in the agent's 1:1 chat; one-time downloads; Bot Framework tokens; no secret anywhere.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
-import { loadSettings } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
 import { DAY_MS } from '../../services/directory';
+import { BotApp, startBotApp, TENANT } from '../support/botApp';
 import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { partnerCenterCsv } from '../support/importCsv';
-import { createTestDirectory, dumpValues, SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { dumpValues } from '../support/testDirectory';
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
 const OTHER_TENANT = '11111111-2222-4333-8444-555555555555';
 const ADMIN: Agent = { id: '29:1admin', aadObjectId: 'a0000000-0000-4000-8000-000000000001', name: 'Ada Admin' };
 const HELPDESK: Agent = { id: '29:1helpdesk', aadObjectId: 'b0000000-0000-4000-8000-000000000002', name: 'Hal Helpdesk' };
 const OTHER: Agent = { id: '29:1other', aadObjectId: 'c0000000-0000-4000-8000-000000000003', name: 'Otto Other' };
 
-let t: TestDirectory;
-let c: SeededCustomer;
 let connector: FakeConnector;
-let app: App;
-let url: string;
+let bot: BotApp;
 let logLines: string[];
 
 beforeAll(async () => {
@@ -33,57 +27,34 @@ beforeAll(async () => {
 afterAll(async () => connector.stop());
 
 async function start(extraEnv: Record<string, string> = {}): Promise<void> {
-  connector.reset();
-  t = await createTestDirectory();
-  c = await t.seed({
-    id: 'contoso',
-    name: 'Contoso Ltd',
-    subscriptions: [
-      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 5 },
-    ],
-    users: [
-      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-      { username: 'bob', displayName: 'Bob Jones' },
-      { username: 'gone', displayName: 'Gone Away', licenses: ['O365_E3'] },
-    ],
-  });
-  await t.directory.deleteUsers('contoso', [{ userId: c.user('gone').id }], { actor: t.actor });
+  // Logged at info, not startBotApp's warn: the per-turn lines are what the secret scan below reads through.
   logLines = [];
-  const logger: Logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
-  const settings = loadSettings({
-    HOST: '127.0.0.1',
-    PARTNER_TENANT_ID: TENANT,
-    ADMIN_AGENTS: ADMIN.aadObjectId,
-    HELPDESK_AGENTS: HELPDESK.aadObjectId,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:1',
-    ...extraEnv,
+  const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
+  bot = await startBotApp(connector, {
+    seed: {
+      id: 'contoso',
+      name: 'Contoso Ltd',
+      subscriptions: [
+        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 5 },
+      ],
+      users: [
+        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+        { username: 'bob', displayName: 'Bob Jones' },
+        { username: 'gone', displayName: 'Gone Away', licenses: ['O365_E3'] },
+      ],
+    },
+    env: { LOG_LEVEL: 'info', ADMIN_AGENTS: ADMIN.aadObjectId, HELPDESK_AGENTS: HELPDESK.aadObjectId, ...extraEnv },
+    app: { logger },
   });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
+  await bot.t.directory.deleteUsers('contoso', [{ userId: bot.c.user('gone').id }], { actor: bot.t.actor });
 }
 
-async function stop(): Promise<void> {
-  // An import a test started runs in the background: let it end before its keys are deleted.
-  await app.importRunner.idle();
-  await app.close();
-  await t.cleanup();
-}
-
-const client = (agent: Agent, tenantId = TENANT) => new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId, agent });
-
-async function say(bot: BotClient, text: string, where: Where = PERSONAL): Promise<Card> {
-  const conversationId = bot.conversationId(where);
-  const before = connector.activitiesIn(conversationId).length;
-  const { status } = await bot.message(text, where);
-  expect(status).toBe(200);
-  const all = await connector.waitForActivities(conversationId, before + 1);
-  return cardOf(all[before]);
-}
+const say = async (from: BotClient, text: string, where: Where = PERSONAL): Promise<Card> => (await bot.say(from, text, where)).card;
 
 /** Everything about the customer except its audit trail (refusals are audited, nothing else may change). */
 async function state(): Promise<string> {
-  const values = await dumpValues(t);
+  const values = await dumpValues(bot.t);
   return JSON.stringify([...values.entries()].filter(([k]) => !k.endsWith(':audit') && !k.endsWith('refusals')).sort());
 }
 
@@ -91,14 +62,14 @@ const isRefusal = (card: Card) => /not allowed|serves only its partner/.test(vis
 
 /** A CSV of two new users (user00000@contoso.com, user00001@contoso.com) previewed by `owner`, as a file sent in the 1:1 chat would be: the job id. */
 async function previewedImport(owner: Agent): Promise<string> {
-  const result = await app.importer.preview('contoso', partnerCenterCsv(2, { usageLocation: () => 'US' }), 'users.csv', { id: owner.aadObjectId, name: owner.name });
+  const result = await bot.app.importer.preview('contoso', partnerCenterCsv(2, { usageLocation: () => 'US' }), 'users.csv', { id: owner.aadObjectId, name: owner.name });
   if (!result.ok) throw new Error(`the import preview failed: ${JSON.stringify(result.problem)}`);
   return result.preview.jobId;
 }
 
 /** The data of the admin's "Finish and send passwords" button, after one "Save and add another" (Nina New). */
 async function seriesOfOne(): Promise<Record<string, unknown>> {
-  const admin = client(ADMIN);
+  const admin = bot.client(ADMIN);
   const form = (await admin.invoke(VERBS.addUser, { customerId: 'contoso' })).card;
   const next = (await admin.click(form, 'Save and add another', { displayName: 'Nina New', username: 'nina', usageLocation: 'US' })).card;
   return submission(next, 'Finish and send passwords').data;
@@ -108,10 +79,10 @@ async function seriesOfOne(): Promise<Record<string, unknown>> {
 
 type Caller = 'admin' | 'helpdesk' | 'other' | 'otherTenant';
 const CALLERS: Record<Caller, () => BotClient> = {
-  admin: () => client(ADMIN),
-  helpdesk: () => client(HELPDESK),
-  other: () => client(OTHER),
-  otherTenant: () => client(ADMIN, OTHER_TENANT),
+  admin: () => bot.client(ADMIN),
+  helpdesk: () => bot.client(HELPDESK),
+  other: () => bot.client(OTHER),
+  otherTenant: () => new BotClient({ ...bot.client(ADMIN).options, tenantId: OTHER_TENANT }),
 };
 type Access = 'everyone' | 'helpdesk' | 'admin';
 const allowed = (access: Access, caller: Caller) =>
@@ -144,7 +115,7 @@ const TYPED: Array<[string, Access, RegExp?]> = [
  * reads on the answer. The data is made before the store is looked at (a series or an import job is set up first).
  */
 function invokes(): Array<[string, () => unknown, Access, RegExp?]> {
-  const alice = () => c.user('alice');
+  const alice = () => bot.c.user('alice');
   const op = (n: string) => `op-matrix-${n}-0001`;
   return [
     [VERBS.users, () => ({ customerId: 'contoso' }), 'helpdesk'],
@@ -158,7 +129,7 @@ function invokes(): Array<[string, () => unknown, Access, RegExp?]> {
     [VERBS.deleteUsers, () => ({ customerId: 'contoso', userIds: alice().id }), 'admin'],
     [VERBS.confirmDeleteUsers, () => ({ customerId: 'contoso', userIds: [alice().id], versions: { [alice().id]: alice().version }, operationId: op('delete') }), 'admin'],
     [VERBS.deletedUsers, () => ({ customerId: 'contoso' }), 'helpdesk'],
-    [VERBS.restoreUsers, () => ({ customerId: 'contoso', operationId: op('restore'), userIds: c.user('gone').id }), 'helpdesk'],
+    [VERBS.restoreUsers, () => ({ customerId: 'contoso', operationId: op('restore'), userIds: bot.c.user('gone').id }), 'helpdesk'],
     [VERBS.audit, () => ({ customerId: 'contoso' }), 'helpdesk'],
     // The admin's own series (one user added): only an admin may finish it.
     [VERBS.finishSeries, seriesOfOne, 'admin', /1 new user \u2014 Contoso Ltd[\s\S]*Nina New \u2014 nina@contoso\.onmicrosoft\.com/],
@@ -174,7 +145,7 @@ function invokes(): Array<[string, () => unknown, Access, RegExp?]> {
 
 describe('who may do what (typed commands)', () => {
   beforeEach(() => start());
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   const cases = TYPED.flatMap(([text, access, answer]) => (Object.keys(CALLERS) as Caller[]).map((caller) => [text, caller, allowed(access, caller), answer] as const));
   it.each(cases)('%s by %s → allowed: %s', async (text, caller, expected, answer) => {
@@ -184,7 +155,7 @@ describe('who may do what (typed commands)', () => {
     if (expected && answer) expect(visibleText(card)).toMatch(answer);
     if (!expected) {
       expect(await state()).toBe(before);
-      const refusals = await t.directory.refusals();
+      const refusals = await bot.t.directory.refusals();
       expect(refusals[0]).toMatchObject({ result: expect.stringMatching(/^refused: /) });
       if (caller === 'otherTenant') expect(visibleText(card)).not.toMatch(/Contoso|alice/);
     }
@@ -193,7 +164,7 @@ describe('who may do what (typed commands)', () => {
 
 describe('who may do what (hand-crafted card actions)', () => {
   beforeEach(() => start());
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   // runCommand rows are named by the text they run.
   const title = (verb: string, data: () => unknown) => (verb === VERBS.runCommand ? `${verb} "${(data() as { text: string }).text}"` : verb);
@@ -209,22 +180,22 @@ describe('who may do what (hand-crafted card actions)', () => {
     expect(isRefusal(answer.card)).toBe(!expected);
     if (expected && reads) expect(visibleText(answer.card)).toMatch(reads);
     if (!expected) {
-      await app.importRunner.idle(); // a refused importRun must not have started anything either
+      await bot.app.importRunner.idle(); // a refused importRun must not have started anything either
       expect(await state()).toBe(before);
     }
     if (caller === 'otherTenant') expect(visibleText(answer.card)).toMatch(/serves only its partner/);
   });
 
   it('refusals land in the customer audit log too', async () => {
-    await client(HELPDESK).invoke(VERBS.confirmDeleteUsers, { customerId: 'contoso', userIds: [c.user('alice').id], versions: { [c.user('alice').id]: 1 }, operationId: 'op-helpdesk-delete-1' });
-    const { entries } = await t.directory.audit('contoso');
+    await bot.client(HELPDESK).invoke(VERBS.confirmDeleteUsers, { customerId: 'contoso', userIds: [bot.c.user('alice').id], versions: { [bot.c.user('alice').id]: 1 }, operationId: 'op-helpdesk-delete-1' });
+    const { entries } = await bot.t.directory.audit('contoso');
     expect(entries[0]).toMatchObject({ actorId: HELPDESK.aadObjectId, action: 'confirmDeleteUsers', result: 'refused: role helpdesk' });
-    expect((await t.directory.getUser('contoso', c.user('alice').id)).state).toBe('active');
+    expect((await bot.t.directory.getUser('contoso', bot.c.user('alice').id)).state).toBe('active');
   });
 
   it('an import previewed by one admin cannot be checked or run by another admin; its owner still can', async () => {
-    await say(client(ADMIN), `grant admin ${OTHER.aadObjectId}`);
-    const colleague = client(OTHER);
+    await say(bot.client(ADMIN), `grant admin ${OTHER.aadObjectId}`);
+    const colleague = bot.client(OTHER);
     expect(visibleText(await say(colleague, 'whoami'))).toContain('Admin agent'); // an admin now, and its 1:1 chat is remembered
     const jobId = await previewedImport(ADMIN);
     const before = await state();
@@ -238,40 +209,40 @@ describe('who may do what (hand-crafted card actions)', () => {
       // Nothing of the other admin's file shows.
       expect(visibleText(answer.card)).not.toMatch(/Importing|ready to import|user0000/);
     }
-    await app.importRunner.idle();
+    await bot.app.importRunner.idle();
     expect(await state()).toBe(before);
     // Both refusals are audited, in the customer's log and the partner-wide one.
-    const audited = (await t.directory.audit('contoso')).entries.filter((e) => e.actorId === OTHER.aadObjectId && e.result.startsWith('refused'));
+    const audited = (await bot.t.directory.audit('contoso')).entries.filter((e) => e.actorId === OTHER.aadObjectId && e.result.startsWith('refused'));
     expect(audited.map((e) => e.action)).toEqual(['import-check', 'import-run']);
     expect(audited[0].result).toBe(`refused: the import ${jobId} belongs to another agent`);
-    expect((await t.directory.refusals()).filter((e) => e.actorId === OTHER.aadObjectId).map((e) => e.action)).toEqual(['import-check', 'import-run']);
-    expect((await app.importer.progress('contoso', jobId)).state).toBe('preview');
-    expect((await t.directory.listUsers('contoso', { search: 'user0000' })).users).toEqual([]);
+    expect((await bot.t.directory.refusals()).filter((e) => e.actorId === OTHER.aadObjectId).map((e) => e.action)).toEqual(['import-check', 'import-run']);
+    expect((await bot.app.importer.progress('contoso', jobId)).state).toBe('preview');
+    expect((await bot.t.directory.listUsers('contoso', { search: 'user0000' })).users).toEqual([]);
     expect(connector.createdConversations()).toEqual([]);
 
-    const own = await client(ADMIN).invoke(VERBS.importRun, { customerId: 'contoso', jobId, operationId: 'op-owner-import-0001' });
+    const own = await bot.client(ADMIN).invoke(VERBS.importRun, { customerId: 'contoso', jobId, operationId: 'op-owner-import-0001' });
     expect(texts(own.card)[0]).toBe('Importing users \u2014 Contoso Ltd');
-    await app.importRunner.idle();
-    expect((await t.directory.listUsers('contoso', { search: 'user0000' })).users.map((u) => u.userPrincipalName).sort()).toEqual(['user00000@contoso.com', 'user00001@contoso.com']);
+    await bot.app.importRunner.idle();
+    expect((await bot.t.directory.listUsers('contoso', { search: 'user0000' })).users.map((u) => u.userPrincipalName).sort()).toEqual(['user00000@contoso.com', 'user00001@contoso.com']);
   });
 
   it('cards show only the buttons the caller may use', async () => {
-    const forHelpdesk = await say(client(HELPDESK), 'users contoso');
+    const forHelpdesk = await say(bot.client(HELPDESK), 'users contoso');
     const titles = visibleText(forHelpdesk);
     expect(titles).toContain('Reset password');
     expect(titles).not.toMatch(/Add user|Manage licenses|\nDelete\n/);
-    const help = visibleText(await say(client(OTHER), 'help'));
+    const help = visibleText(await say(bot.client(OTHER), 'help'));
     expect(help).toContain('whoami');
     expect(help).not.toContain('reset password');
   });
 
   it('grant and revoke change what a colleague may do', async () => {
-    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(true);
-    await say(client(ADMIN), `grant helpdesk ${OTHER.aadObjectId}`);
-    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(false);
-    expect(isRefusal(await say(client(OTHER), 'delete user contoso alice'))).toBe(true);
-    await say(client(ADMIN), `revoke ${OTHER.aadObjectId}`);
-    expect(isRefusal(await say(client(OTHER), 'users contoso'))).toBe(true);
+    expect(isRefusal(await say(bot.client(OTHER), 'users contoso'))).toBe(true);
+    await say(bot.client(ADMIN), `grant helpdesk ${OTHER.aadObjectId}`);
+    expect(isRefusal(await say(bot.client(OTHER), 'users contoso'))).toBe(false);
+    expect(isRefusal(await say(bot.client(OTHER), 'delete user contoso alice'))).toBe(true);
+    await say(bot.client(ADMIN), `revoke ${OTHER.aadObjectId}`);
+    expect(isRefusal(await say(bot.client(OTHER), 'users contoso'))).toBe(true);
   });
 });
 
@@ -282,14 +253,14 @@ const passwordsOn = (card: Card): string[] => texts(card).filter((s) => s.starts
 
 describe('temporary passwords reach only the acting agent', () => {
   beforeEach(() => start());
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   it.each([
     ['personal chat', PERSONAL],
     ['group chat', GROUP_CHAT],
     ['channel', CHANNEL],
   ] as Array<[string, Where]>)('reset password in a %s', async (_name, where) => {
-    const admin = client(ADMIN);
+    const admin = bot.client(ADMIN);
     const confirm = await say(admin, 'reset password contoso alice', where);
     const answer = await admin.click(confirm, 'Reset password', {}, where);
     const personal = admin.conversationId(PERSONAL);
@@ -307,12 +278,12 @@ describe('temporary passwords reach only the acting agent', () => {
     }
     expect(password).toMatch(/^.{14,}$/);
     expect(JSON.stringify(answer.body).includes(password)).toBe(where.kind === 'personal');
-    expect(await t.directory.verifyUserPassword('contoso', c.user('alice').id, password)).toBe(true);
+    expect(await bot.t.directory.verifyUserPassword('contoso', bot.c.user('alice').id, password)).toBe(true);
   });
 
   it('when the bot cannot reach the agent privately, the reply says how to fix it and shows no password', async () => {
     connector.failCreateConversation(403);
-    const admin = client(ADMIN);
+    const admin = bot.client(ADMIN);
     const confirm = await say(admin, 'reset password contoso alice', CHANNEL);
     const answer = await admin.click(confirm, 'Reset password', {}, CHANNEL);
     expect(visibleText(answer.card)).toMatch(/not installed for you.*Open a 1:1 chat/s);
@@ -322,7 +293,7 @@ describe('temporary passwords reach only the acting agent', () => {
   });
 
   it('a remembered 1:1 chat is used again instead of creating a new one', async () => {
-    const admin = client(ADMIN);
+    const admin = bot.client(ADMIN);
     await say(admin, 'help', PERSONAL); // the agent's 1:1 chat is now known
     const confirm = await say(admin, 'reset password contoso bob', CHANNEL);
     await admin.click(confirm, 'Reset password', {}, CHANNEL);
@@ -333,13 +304,13 @@ describe('temporary passwords reach only the acting agent', () => {
 
 // ------------------------------------------------------------------------------------------ series and downloads
 
-async function createSeries(bot: BotClient, where: Where, usernames: string[]): Promise<{ confirmation: Card; passwords: string[]; link: string }> {
-  const privateChat = bot.conversationId(PERSONAL);
+async function createSeries(from: BotClient, where: Where, usernames: string[]): Promise<{ confirmation: Card; passwords: string[]; link: string }> {
+  const privateChat = from.conversationId(PERSONAL);
   const before = connector.activitiesIn(privateChat).length;
-  let form = (await bot.invoke(VERBS.addUser, { customerId: 'contoso' }, where)).card;
+  let form = (await from.invoke(VERBS.addUser, { customerId: 'contoso' }, where)).card;
   for (const [i, username] of usernames.entries()) {
     const last = i === usernames.length - 1;
-    const answer = await bot.click(form, last ? 'Save' : 'Save and add another', { displayName: `New ${username}`, username, usageLocation: 'US', licenses: 'O365_E3' }, where);
+    const answer = await from.click(form, last ? 'Save' : 'Save and add another', { displayName: `New ${username}`, username, usageLocation: 'US', licenses: 'O365_E3' }, where);
     form = answer.card;
   }
   const confirmation = where.kind === 'personal' ? form : cardOf((await connector.waitForActivities(privateChat, before + 1))[before]);
@@ -347,20 +318,20 @@ async function createSeries(bot: BotClient, where: Where, usernames: string[]): 
   return { confirmation, passwords: passwordsOn(confirmation), link };
 }
 
-const download = (link: string) => fetch(link.replace('http://127.0.0.1:1', url));
+const download = (link: string) => fetch(link.replace('http://127.0.0.1:1', bot.url));
 
 describe('Save and add another ends with one confirmation and a one-time download', () => {
   beforeEach(() => start());
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   it('lists every new user with a password that works, once, in the 1:1 chat', async () => {
-    const admin = client(ADMIN);
+    const admin = bot.client(ADMIN);
     const { confirmation, passwords, link } = await createSeries(admin, CHANNEL, ['nina', 'omar', 'priya']);
     expect(texts(confirmation)).toEqual(expect.arrayContaining(['3 new users \u2014 Contoso Ltd', 'New nina \u2014 nina@contoso.onmicrosoft.com']));
     expect(passwords).toHaveLength(3);
     for (const [i, name] of ['nina', 'omar', 'priya'].entries()) {
-      const user = await t.directory.findUser('contoso', name);
-      expect(await t.directory.verifyUserPassword('contoso', user.id, passwords[i])).toBe(true);
+      const user = await bot.t.directory.findUser('contoso', name);
+      expect(await bot.t.directory.verifyUserPassword('contoso', user.id, passwords[i])).toBe(true);
     }
     // The channel saw names only.
     const channelTraffic = JSON.stringify(connector.records().filter((r) => r.conversationId !== admin.conversationId(PERSONAL)));
@@ -376,26 +347,26 @@ describe('Save and add another ends with one confirmation and a one-time downloa
     expect(csv).toContain('nina@contoso.onmicrosoft.com');
     expect(await download(link).then((r) => r.status)).toBe(410);
     // Nothing of it is left in Redis.
-    expect((await t.scanKeys()).filter((k) => k.includes('download:') || k.includes(':series:'))).toEqual([]);
+    expect((await bot.t.scanKeys()).filter((k) => k.includes('download:') || k.includes(':series:'))).toEqual([]);
   });
 
   it('answers 410 after 10 minutes, and keeps the file only as ciphertext', async () => {
-    const { passwords, link } = await createSeries(client(ADMIN), PERSONAL, ['sam', 'sue']);
-    const stored = JSON.stringify([...(await dumpValues(t)).entries()]);
+    const { passwords, link } = await createSeries(bot.client(ADMIN), PERSONAL, ['sam', 'sue']);
+    const stored = JSON.stringify([...(await dumpValues(bot.t)).entries()]);
     expect(stored).not.toContain(passwords[0]);
     expect(stored).not.toContain(link.split('/downloads/')[1].split('.')[1]); // the key is in the link only
-    t.clock.advance(10 * 60 * 1000 + 1);
+    bot.t.clock.advance(10 * 60 * 1000 + 1);
     const late = await download(link);
     expect(late.status).toBe(410);
     expect(late.headers.get('cache-control')).toBe('no-store');
   });
 
   it('a forged or mangled link is gone, not an error', async () => {
-    const { link } = await createSeries(client(ADMIN), PERSONAL, ['tom', 'tia']);
+    const { link } = await createSeries(bot.client(ADMIN), PERSONAL, ['tom', 'tia']);
     const [id, key] = link.split('/downloads/')[1].split('.');
     const wrongKey = `${id}.${key.slice(0, -2)}${key.endsWith('AA') ? 'BB' : 'AA'}`;
-    expect((await fetch(`${url}/downloads/${wrongKey}`)).status).toBe(410);
-    expect((await fetch(`${url}/downloads/not-a-token`)).status).toBe(410);
+    expect((await fetch(`${bot.url}/downloads/${wrongKey}`)).status).toBe(410);
+    expect((await fetch(`${bot.url}/downloads/not-a-token`)).status).toBe(410);
   });
 });
 
@@ -403,10 +374,10 @@ describe('Save and add another ends with one confirmation and a one-time downloa
 
 describe('no password or token anywhere but the 1:1 chat', () => {
   beforeEach(() => start());
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   it('create, reset, bulk create, delete, restore: logs, activities, audit and Redis hold no secret', async () => {
-    const admin = client(ADMIN);
+    const admin = bot.client(ADMIN);
     const secrets: string[] = [];
     // Invoke answers are activities too (the updated cards): keep every one of them.
     const invokeAnswers: string[] = [];
@@ -434,8 +405,8 @@ describe('no password or token anywhere but the 1:1 chat', () => {
 
     const personal = admin.conversationId(PERSONAL);
     const elsewhere = [...connector.records().filter((r) => r.conversationId !== personal).map((r) => JSON.stringify(r.activity)), ...invokeAnswers];
-    const audit = (await t.directory.audit('contoso', 1, 1000)).entries.map((e) => JSON.stringify(e));
-    const redisValues = [...(await dumpValues(t)).entries()].map(([k, v]) => `${k} ${v.join(' ')}`);
+    const audit = (await bot.t.directory.audit('contoso', 1, 1000)).entries.map((e) => JSON.stringify(e));
+    const redisValues = [...(await dumpValues(bot.t)).entries()].map(([k, v]) => `${k} ${v.join(' ')}`);
     for (const secret of secrets) {
       const token = secret.includes('.') ? secret.split('.')[0] : secret;
       for (const [what, haystack] of [['log', logLines], ['activity', elsewhere], ['audit', audit], ['redis', redisValues]] as const) {
@@ -457,17 +428,17 @@ describe('no password or token anywhere but the 1:1 chat', () => {
 
 describe('Bot Framework authentication', () => {
   beforeEach(() => start({ MicrosoftAppId: '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', MicrosoftAppPassword: 'not-a-real-secret', MicrosoftAppType: 'MultiTenant' }));
-  afterEach(() => stop());
+  afterEach(() => bot.stop());
 
   it('rejects requests without a valid token with 401 and runs nothing', async () => {
-    const bot = client(ADMIN);
+    const admin = bot.client(ADMIN);
     const before = await state();
-    const anonymous = await bot.post(bot.messageActivity('delete user contoso alice'));
+    const anonymous = await admin.post(admin.messageActivity('delete user contoso alice'));
     expect(anonymous.status).toBe(401);
-    const forged = await fetch(`${url}/api/messages`, {
+    const forged = await fetch(`${bot.url}/api/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJtZSJ9.' },
-      body: JSON.stringify(bot.invokeActivity(VERBS.users, { customerId: 'contoso' })),
+      body: JSON.stringify(admin.invokeActivity(VERBS.users, { customerId: 'contoso' })),
     });
     expect(forged.status).toBe(401);
     expect(await state()).toBe(before);
@@ -482,7 +453,7 @@ describe('local mode', () => {
     try {
       expect(logLines.some((l) => /local mode/.test(JSON.parse(l).msg))).toBe(true);
     } finally {
-      await stop();
+      await bot.stop();
     }
   });
 });
