@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../bot/logger';
 import { ConnectorActivity, FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { actions, Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, texts, visibleText, Where } from '../support/botClient';
-import { BotApp, errorLogs, MEGAN, startBotApp, TENANT } from '../support/botApp';
+import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
 
 /** Someone of the partner's tenant who is no agent (not in ADMIN_AGENTS). */
 const OUTSIDER: Agent = { id: '29:1otto-other', aadObjectId: 'c0000000-0000-4000-8000-000000000003', name: 'Otto Other' };
@@ -119,16 +119,10 @@ afterEach(async () => {
 });
 
 /** An agent's client whose activities name the counting proxy as serviceUrl (replies still land in the fake connector). */
-const agentClient = (agent: Agent = MEGAN) => new BotClient({ endpoint: bot.url, serviceUrl: proxy.url, tenantId: TENANT, agent });
+const agentClient = (agent: Agent = MEGAN) => new BotClient({ ...bot.client(agent).options, serviceUrl: proxy.url });
 
 /** Sends a typed message; resolves with the card the bot answered with in that conversation. */
-async function say(client: BotClient, text: string, where: Where = PERSONAL): Promise<Card> {
-  const conversationId = client.conversationId(where);
-  const before = connector.activitiesIn(conversationId).length;
-  const { status } = await client.message(text, where);
-  expect(status).toBe(200);
-  return cardOf((await connector.waitForActivities(conversationId, before + 1))[before]);
-}
+const say = async (client: BotClient, text: string, where: Where = PERSONAL): Promise<Card> => (await bot.say(client, text, where)).card;
 
 async function press(client: BotClient, card: Card, title: string | RegExp, where: Where = PERSONAL): Promise<Card> {
   const answer = await client.click(card, title, {}, where);

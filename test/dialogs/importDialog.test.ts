@@ -8,38 +8,28 @@ import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
-import { loadSettings } from '../../bot/config';
 import { CONTENT_SECURITY_POLICY, FRAME_ANCESTORS } from '../../bot/dialogs/page';
 import { importDialogUrl } from '../../bot/handlers/importDialog';
-import { createLogger } from '../../bot/logger';
 import { importCustomerChoiceCard } from '../../cards/importCards';
 import { translator } from '../../cards/i18n';
 import { TEAMS_FILE_DOWNLOAD_INFO } from '../../bot/fileDownload';
 import { DIALOG_TTL_MS, ImportDialogs } from '../../services/import/dialogs';
 import { appVersion, buildManifest } from '../../scripts/packageManifest';
+import { BotApp, errorLogs, LEE, MEGAN, startBotApp } from '../support/botApp';
 import { Activity, Agent, BotClient, Card, cardOf, CHANNEL, findAction, GROUP_CHAT, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { createTestDirectory, TestDirectory } from '../support/testDirectory';
 
 // @microsoft/app-manifest (the manifest builder) requires strip-bom, an ES module Jest cannot load (as in manifest.test.ts).
 jest.mock('strip-bom', () => ({ __esModule: true, default: (s: string) => s.replace(/^\uFEFF/, '') }));
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
-const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
-const LEE: Agent = { id: '29:1lee-gu', aadObjectId: 'b2c4e6f8-1a3c-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lee Gu' };
 const ADELE: Agent = { id: '29:1adele-vance', aadObjectId: '5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', name: 'Adele Vance' }; // helpdesk
 const PUBLIC_BASE_URL = 'https://bot.contoso.example';
 const FIXTURE = readFileSync(join(__dirname, '..', 'fixtures', 'import-dialog', 'new-users.csv'));
 const FIXTURE_NAME = 'new-users.csv';
 
-let t: TestDirectory;
 let connector: FakeConnector;
 let files: { url: string; server: Server; served: Map<string, Buffer> };
-let app: App;
-let url: string;
-let logLines: string[];
+let botApp: BotApp;
 
 beforeAll(async () => {
   connector = await startFakeConnector();
@@ -65,34 +55,22 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  connector.reset();
-  t = await createTestDirectory();
-  await t.seed({ id: 'contoso', name: 'Contoso Ltd', subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }], users: [{ username: 'alice', displayName: 'Alice Smith' }] });
-  await t.seed({ id: 'fabrikam', name: 'Fabrikam', domains: ['fabrikam.onmicrosoft.com'], subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 5 }] });
-  const settings = loadSettings({
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    PARTNER_TENANT_ID: TENANT,
-    ADMIN_AGENTS: `${MEGAN.aadObjectId},${LEE.aadObjectId}`,
-    HELPDESK_AGENTS: ADELE.aadObjectId,
-    PUBLIC_BASE_URL,
+  botApp = await startBotApp(connector, {
+    seed: { id: 'contoso', name: 'Contoso Ltd', subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 }], users: [{ username: 'alice', displayName: 'Alice Smith' }] },
+    env: { HELPDESK_AGENTS: ADELE.aadObjectId, PUBLIC_BASE_URL },
   });
-  logLines = [];
-  const logger: Logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
+  await botApp.t.seed({ id: 'fabrikam', name: 'Fabrikam', domains: ['fabrikam.onmicrosoft.com'], subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 5 }] });
 });
 
 afterEach(async () => {
-  await app.close();
-  await t.cleanup();
+  await botApp.stop();
   expect(connector.unexpected()).toEqual([]);
-  expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+  expect(errorLogs(botApp.logLines)).toEqual([]);
 });
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const client = (agent: Agent = MEGAN, locale = 'en-US') => new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: TENANT, agent, locale });
+const client = (agent: Agent = MEGAN, locale = 'en-US') => new BotClient({ ...botApp.client(agent).options, locale });
 
 interface TaskAnswer {
   status: number;
@@ -130,16 +108,10 @@ const dialogCardOf = (answer: TaskAnswer): Card => {
 };
 
 /** Types a command and returns the card the bot replied with. */
-async function say(bot: BotClient, text: string, where: Where = PERSONAL, extra: Partial<Activity> = {}): Promise<Card> {
-  const conversationId = bot.conversationId(where);
-  const before = connector.activitiesIn(conversationId).length;
-  const activity = where.kind === 'personal' ? bot.activity('message', where, { text, textFormat: 'plain', ...extra }) : { ...bot.messageActivity(text, where), ...extra };
-  expect((await bot.post(activity)).status).toBe(200);
-  return cardOf((await connector.waitForActivities(conversationId, before + 1))[before]);
-}
+const say = async (bot: BotClient, text: string, where: Where = PERSONAL, extra: Partial<Activity> = {}): Promise<Card> => (await botApp.say(bot, text, where, extra)).card;
 
 /** The page's GET. */
-const page = (token: string, headers: Record<string, string> = {}) => fetch(`${url}/dialogs/import?t=${encodeURIComponent(token)}`, { headers });
+const page = (token: string, headers: Record<string, string> = {}) => fetch(`${botApp.url}/dialogs/import?t=${encodeURIComponent(token)}`, { headers });
 
 interface UploadOptions {
   customer?: string;
@@ -153,7 +125,7 @@ interface UploadOptions {
 async function upload(token: string, bytes: Buffer, options: UploadOptions = {}): Promise<{ status: number; body: { ok: boolean; message: string; uploadId?: string; rows?: number } }> {
   const params = new URLSearchParams({ t: token, customer: options.customer ?? 'contoso', name: options.name ?? FIXTURE_NAME, mode: options.mode ?? 'teams' });
   if (options.agent) params.set('agent', options.agent);
-  const response = await fetch(`${url}/dialogs/import?${params}`, {
+  const response = await fetch(`${botApp.url}/dialogs/import?${params}`, {
     method: 'POST',
     headers: { 'Content-Type': options.contentType ?? 'application/octet-stream' },
     body: new Uint8Array(bytes),
@@ -163,7 +135,7 @@ async function upload(token: string, bytes: Buffer, options: UploadOptions = {})
 
 /** Keys a dialog can leave behind: uploads, import jobs. */
 async function storedUploadsAndJobs(): Promise<string[]> {
-  return (await t.scanKeys()).filter((k) => k.includes('dialog-upload:') || k.includes(':import:')).sort();
+  return (await botApp.t.scanKeys()).filter((k) => k.includes('dialog-upload:') || k.includes(':import:')).sort();
 }
 
 /** Job and operation ids differ between two previews of the same file; everything else must not. */
@@ -198,8 +170,8 @@ describe('the Import users button opens a Teams dialog', () => {
     expect(refused.status).toBe(200);
     expect(refused.body?.task?.value.url).toBeUndefined();
     expect(visibleText(dialogCardOf(refused))).toMatch(/You are not allowed to do that\. Your role: Helpdesk agent\./);
-    expect((await t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
-    expect(await t.redis.lrange(t.keys.refusals(), 0, -1)).toEqual([expect.stringContaining('importDialog')]);
+    expect((await botApp.t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
+    expect(await botApp.t.redis.lrange(botApp.t.keys.refusals(), 0, -1)).toEqual([expect.stringContaining('importDialog')]);
   });
 
   test('task/fetch answers with the page of the bot (PUBLIC_BASE_URL/dialogs/import?t=<token>), whose host is in the manifest', async () => {
@@ -214,11 +186,11 @@ describe('the Import users button opens a Teams dialog', () => {
     expect(value.url).toBe(importDialogUrl(PUBLIC_BASE_URL, token));
     expect(value.fallbackUrl).toBe(value.url);
     // Only a hash of the token is stored, for 15 minutes.
-    const tokenKeys = (await t.scanKeys()).filter((k) => k.includes('dialog-token:'));
+    const tokenKeys = (await botApp.t.scanKeys()).filter((k) => k.includes('dialog-token:'));
     expect(tokenKeys).toHaveLength(1);
     expect(tokenKeys[0]).not.toContain(token);
-    expect(await t.redis.pttl(tokenKeys[0])).toBeGreaterThan(DIALOG_TTL_MS - 60_000);
-    expect(JSON.stringify(await t.redis.hgetall(tokenKeys[0]))).not.toContain(token);
+    expect(await botApp.t.redis.pttl(tokenKeys[0])).toBeGreaterThan(DIALOG_TTL_MS - 60_000);
+    expect(JSON.stringify(await botApp.t.redis.hgetall(tokenKeys[0]))).not.toContain(token);
 
     const manifest = buildManifest({ publicBaseUrl: PUBLIC_BASE_URL, version: appVersion() }).manifest;
     expect(manifest.validDomains).toContain(new URL(value.url!).hostname);
@@ -248,12 +220,12 @@ describe('the Import users button opens a Teams dialog', () => {
   });
 
   test('another tenant, or a caller with no bot role, gets a refusal in the dialog: no token, no upload taken', async () => {
-    const stranger = new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: '0b0b0b0b-1111-4222-8333-444455556666', agent: MEGAN });
+    const stranger = new BotClient({ ...botApp.client(MEGAN).options, tenantId: '0b0b0b0b-1111-4222-8333-444455556666' });
     const noRole = client({ id: '29:1nobody', aadObjectId: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a', name: 'Nobody' });
     const open = { msteams: { type: 'task/fetch' }, dialog: 'importUsers', customerId: 'contoso' };
     expect(visibleText(dialogCardOf(await task(stranger, 'task/fetch', open)))).toContain('This bot serves only its partner\u2019s staff.');
     expect(visibleText(dialogCardOf(await task(noRole, 'task/fetch', open)))).toContain('You are not allowed to do that. Your role: No bot role.');
-    expect((await t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
+    expect((await botApp.t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
 
     const token = tokenOf(await task(client(), 'task/fetch', open));
     const { body } = await upload(token, FIXTURE);
@@ -277,7 +249,7 @@ describe('the Import users button opens a Teams dialog', () => {
       expect(answer.status).toBe(200);
       expect(visibleText(dialogCardOf(answer))).toContain('This button sent data I cannot use.');
     }
-    expect(logLines.filter((l) => l.includes('rejected dialog data'))).toHaveLength(5);
+    expect(botApp.logLines.filter((l) => l.includes('rejected dialog data'))).toHaveLength(5);
   });
 });
 
@@ -299,7 +271,7 @@ describe('the token: single use, 15 minutes, bound to the agent, the customer an
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ ok: true, rows: 3, message: 'new-users.csv: 3 rows. The preview is being posted in the conversation.' });
     expect(first.body.uploadId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect((await t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
+    expect((await botApp.t.scanKeys()).filter((k) => k.includes('dialog-token:'))).toEqual([]);
 
     const again = await upload(token, FIXTURE);
     expect(again).toEqual({ status: 410, body: { ok: false, message: 'This import window has expired (after 15 minutes) or was already used. Close it and click Import users again in Teams.' } });
@@ -312,9 +284,9 @@ describe('the token: single use, 15 minutes, bound to the agent, the customer an
   });
 
   test('it expires after 15 minutes by the injected clock: page and upload refused, nothing stored', async () => {
-    t.clock.advance(DIALOG_TTL_MS - 1);
+    botApp.t.clock.advance(DIALOG_TTL_MS - 1);
     expect((await page(token)).status).toBe(200);
-    t.clock.advance(1);
+    botApp.t.clock.advance(1);
     expect((await page(token)).status).toBe(410);
     const late = await upload(token, FIXTURE);
     expect(late.status).toBe(410);
@@ -359,7 +331,7 @@ describe('the token: single use, 15 minutes, bound to the agent, the customer an
   });
 
   test('the service refuses made-up tokens and upload ids without asking Redis for them', async () => {
-    const dialogs = new ImportDialogs(t.redis, t.keys, t.clock);
+    const dialogs = new ImportDialogs(botApp.t.redis, botApp.t.keys, botApp.t.clock);
     expect(await dialogs.check('x')).toEqual({ ok: false, reason: 'gone' });
     expect(await dialogs.check('A'.repeat(43))).toEqual({ ok: false, reason: 'gone' });
     expect(await dialogs.take('../../etc', { agentId: MEGAN.aadObjectId, conversationId: 'c' })).toEqual({ ok: false, reason: 'gone' });
@@ -459,7 +431,7 @@ describe('the page', () => {
     expect(html).toContain('role="status"');
 
     for (const [asset, type] of [['import.js', 'text/javascript'], ['import.css', 'text/css']]) {
-      const served = await fetch(`${url}/dialogs/${asset}`);
+      const served = await fetch(`${botApp.url}/dialogs/${asset}`);
       expect(served.status).toBe(200);
       expect(served.headers.get('content-type')).toContain(type);
       expect((await served.text()).length).toBeGreaterThan(1000);
@@ -467,7 +439,7 @@ describe('the page', () => {
   });
 
   test('user data is text: a customer name with markup is escaped in the page and in its JSON', async () => {
-    await t.seed({ id: 'evil', name: '</script><img src=x onerror=alert(1)>', domains: ['evil.onmicrosoft.com'], subscriptions: [] });
+    await botApp.t.seed({ id: 'evil', name: '</script><img src=x onerror=alert(1)>', domains: ['evil.onmicrosoft.com'], subscriptions: [] });
     const answer = await task(client(), 'task/fetch', { dialog: 'importUsers', customerId: 'evil' });
     const html = await (await page(tokenOf(answer))).text();
     expect(html).not.toContain('<img');
@@ -512,10 +484,10 @@ describe('the preview: the same card as for a file sent in the 1:1 chat, posted 
     expect(texts(run.card)[0]).toBe('Importing users \u2014 Contoso Ltd');
     const [results] = (await connector.waitForActivities(personal, personalBefore + 1)).slice(personalBefore);
     expect(texts(cardOf(results))[0]).toBe('Import results: 2 new users \u2014 Contoso Ltd');
-    await app.importRunner.idle();
+    await botApp.app.importRunner.idle();
     const inChannel = JSON.stringify(connector.activitiesIn(channel));
     expect(inChannel).not.toContain('/downloads/');
-    expect((await t.directory.listUsers('contoso', { pageSize: 100 })).users.map((u) => u.userPrincipalName).sort()).toEqual([
+    expect((await botApp.t.directory.listUsers('contoso', { pageSize: 100 })).users.map((u) => u.userPrincipalName).sort()).toEqual([
       'alice@contoso.onmicrosoft.com',
       'jiho.kim@contoso.com',
       'nina.park@contoso.com',

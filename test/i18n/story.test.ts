@@ -8,32 +8,23 @@
  *  - en-US: the same story reads exactly as before;
  *  - a pseudo-locale: every text on every card of the story comes from the catalog (handlers included).
  */
-import type { Logger } from 'pino';
-import { App, createApp } from '../../bot/app';
-import { loadSettings } from '../../bot/config';
-import { createLogger } from '../../bot/logger';
 import { COMMANDS } from '../../bot/commands/table';
 import { translator } from '../../cards/i18n';
 import { en } from '../../cards/i18n/en';
 import { formatMessage, Message } from '../../cards/i18n/format';
-import { actions, Agent, BotClient, Card, cardOf, choicesOf, choiceValue, inputs, texts, visibleText } from '../support/botClient';
+import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
+import { actions, BotClient, Card, choicesOf, choiceValue, inputs, texts, visibleText } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { CLOCK_START, createTestDirectory, SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { CLOCK_START } from '../support/testDirectory';
 import { PSEUDO_LOCALE, pseudoDate, pseudoTranslator, untranslatedStrings, visibleStrings } from './pseudo';
 
-const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
-const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
 const DAY = 86_400_000;
 
 // Registered before any turn: the bot's translator('qps-ploc') finds it (same module instance).
 pseudoTranslator();
 
-let t: TestDirectory;
-let c: SeededCustomer;
 let connector: FakeConnector;
-let app: App;
-let url: string;
-let logLines: string[];
+let botApp: BotApp;
 
 beforeAll(async () => {
   connector = await startFakeConnector();
@@ -45,34 +36,29 @@ afterAll(async () => {
 
 /** A fresh directory (seeded, clock at CLOCK_START) and a fresh bot; the afterEach checks hold for each. */
 async function setUp(): Promise<void> {
-  connector.reset();
-  t = await createTestDirectory();
-  c = await t.seed({
-    id: 'contoso',
-    name: 'Contoso Ltd',
-    subscriptions: [
-      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
-    ],
-    users: [
-      { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-      { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
-      { username: 'carol', displayName: 'Carol White' },
-      { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
-    ],
+  botApp = await startBotApp(connector, {
+    seed: {
+      id: 'contoso',
+      name: 'Contoso Ltd',
+      subscriptions: [
+        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
+      ],
+      users: [
+        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+        { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
+        { username: 'carol', displayName: 'Carol White' },
+        { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
+      ],
+    },
+    env: { ADMIN_AGENTS: MEGAN.aadObjectId },
   });
-  const settings = loadSettings({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: MEGAN.aadObjectId });
-  logLines = [];
-  const logger: Logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
-  app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
-  url = await app.listen();
 }
 
 async function tearDown(): Promise<void> {
-  await app.close();
-  await t.cleanup();
+  await botApp.stop();
   expect(connector.unexpected()).toEqual([]);
-  expect(logLines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+  expect(errorLogs(botApp.logLines)).toEqual([]);
 }
 
 beforeEach(setUp);
@@ -111,14 +97,11 @@ const NEW_USER = {
  */
 async function story(locale: string): Promise<{ steps: Step[]; password?: string }> {
   const { t: tr } = translator(locale);
-  const bot = new BotClient({ endpoint: url, serviceUrl: connector.url, tenantId: TENANT, agent: MEGAN, locale });
+  const bot = new BotClient({ ...botApp.client(MEGAN).options, locale });
   const steps: Step[] = [];
-  const conversationId = bot.conversationId();
 
   const say = async (name: string, text: string): Promise<Card> => {
-    const before = connector.activitiesIn(conversationId).length;
-    expect((await bot.message(text)).status).toBe(200);
-    const card = cardOf((await connector.waitForActivities(conversationId, before + 1))[before]);
+    const { card } = await botApp.say(bot, text);
     steps.push({ name, card });
     return card;
   };
@@ -129,8 +112,8 @@ async function story(locale: string): Promise<{ steps: Step[]; password?: string
     return answer.card;
   };
   const upn = (username: string) => `${username}@contoso.onmicrosoft.com`;
-  const bob = c.user('bob').id;
-  const carol = c.user('carol').id;
+  const bob = botApp.c.user('bob').id;
+  const carol = botApp.c.user('carol').id;
 
   await say('help', 'help');
   let users = await say('users', 'users contoso');
@@ -147,7 +130,7 @@ async function story(locale: string): Promise<{ steps: Step[]; password?: string
   users = await press('users after licenses', results, tr('common.back'));
   const confirm = await press('confirm delete (2)', users, tr('users.delete'), { userIds: `${bob},${carol}` });
   await press('users after delete (2)', confirm, tr('delete.button'));
-  t.clock.advance(29 * DAY);
+  botApp.t.clock.advance(29 * DAY);
   const confirmOne = await say('confirm delete (1)', 'delete user contoso dave');
   users = await press('users after delete (1)', confirmOne, tr('delete.button'));
   const deleted = await press('deleted users', users, tr('users.deleted', { count: 3 }));
@@ -174,7 +157,7 @@ function storyData(password?: string): string[] {
     'Microsoft 365 E5',
     'O365_E3',
     'SPE_E5',
-    ...c.users.flatMap((u) => [u.displayName, u.userPrincipalName, u.id]),
+    ...botApp.c.users.flatMap((u) => [u.displayName, u.userPrincipalName, u.id]),
     'Nina Park',
     'nina.park@contoso.com',
     'Megan Bowen',
@@ -364,7 +347,7 @@ describe('the same story in English', () => {
 describe('the one-time download page (a browser, not a Teams turn)', () => {
   test('says that a used link is gone in the browser\u2019s language, English by default', async () => {
     const gone = async (headers: Record<string, string>) => {
-      const response = await fetch(`${url}/downloads/${'x'.repeat(43)}`, { headers });
+      const response = await fetch(`${botApp.url}/downloads/${'x'.repeat(43)}`, { headers });
       return [response.status, await response.text()];
     };
     expect(await gone({ 'Accept-Language': 'ko-KR,ko;q=0.9,en-US;q=0.8' })).toEqual([410, '이 다운로드 링크는 이미 사용되었거나 만료되었습니다. 새 암호를 받으려면 암호를 다시 재설정하세요.']);
