@@ -327,13 +327,11 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async importCheck(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    await ownJob(ctx, customer, cmd.jobId, 'import-check');
-    return previewCardFor(ctx, await ctx.importer.validate(customer.id, cmd.jobId, cmd.options));
+    return previewCardFor(ctx, await ctx.importer.validate(customer.id, cmd.jobId, cmd.options, ctx.caller));
   },
 
   async importRun(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    await ownJob(ctx, customer, cmd.jobId, 'import-run');
     const { started, preview } = await ctx.importer.start(customer.id, cmd.jobId, ctx.caller, cmd.options, {
       conversation: ctx.cardLocation.conversation,
       activityId: ctx.cardLocation.activityId ?? '',
@@ -386,15 +384,6 @@ export async function previewFile(ctx: HandlerContext, customer: Customer, bytes
 function previewCardFor(ctx: HandlerContext, preview: ImportPreview, notice?: string): AdaptiveCard {
   const issueLines = preview.issues.map((i) => ctx.t('import.issueLine', { line: i.line, reason: describeRowIssue(ctx.t, i.code, i.params) }));
   return importPreviewCard(ctx.t, { preview, issueLines, operationId: ctx.newOperationId(), notice });
-}
-
-/** Only the agent who sent the file acts on its preview; anyone else is refused (and audited) as if it did not exist. */
-async function ownJob(ctx: HandlerContext, customer: Customer, jobId: string, action: string): Promise<void> {
-  const { job } = await ctx.importer.progress(customer.id, jobId);
-  if (job.owner !== ctx.caller.id) {
-    await ctx.directory.recordRefusal(ctx.caller, action, `the import ${jobId} belongs to another agent`, customer.id);
-    throw new DirectoryError('IMPORT_NOT_FOUND', { job: jobId });
-  }
 }
 
 /** The one confirmation of a series: every new user with its password, and a one-time CSV download. */

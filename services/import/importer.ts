@@ -175,7 +175,7 @@ export class ImportService {
     }
     pipeline.pexpire(key, JOB_TTL_MS).pexpire(rowsKey, JOB_TTL_MS);
     await execOrThrow(pipeline);
-    return { ok: true, preview: await this.validate(customerId, jobId, { mode: 'validRows' }) };
+    return { ok: true, preview: (await this.assess(customerId, jobId, { mode: 'validRows' })).preview };
   }
 
   private async job(customerId: string, jobId: string): Promise<Record<string, string>> {
@@ -190,14 +190,28 @@ export class ImportService {
   }
 
   /** Validates every row against the file itself, the directory and the seats left, with the batch options. */
-  async validate(customerId: string, jobId: string, options: ImportOptions): Promise<ImportPreview> {
-    return (await this.assess(customerId, jobId, options)).preview;
+  async validate(customerId: string, jobId: string, options: ImportOptions, actor: Actor): Promise<ImportPreview> {
+    const job = await this.job(customerId, jobId);
+    await this.assertOwner(customerId, jobId, job, actor, 'import-check');
+    return (await this.assess(customerId, jobId, options, job)).preview;
+  }
+
+  /** Only the agent who sent the file acts on its job; anyone else is refused (and audited) as if it did not exist. */
+  private async assertOwner(customerId: string, jobId: string, job: Record<string, string>, actor: Actor, action: string): Promise<void> {
+    if (job.owner === actor.id) return;
+    await this.directory.recordRefusal(actor, action, `the import ${jobId} belongs to another agent`, customerId);
+    throw new DirectoryError('IMPORT_NOT_FOUND', { job: jobId });
   }
 
   /** The preview, and every row that will not be imported (by row index) with its reason. */
-  private async assess(customerId: string, jobId: string, options: ImportOptions): Promise<{ preview: ImportPreview; failures: Array<{ index: number; issue: RowIssue }> }> {
+  private async assess(
+    customerId: string,
+    jobId: string,
+    options: ImportOptions,
+    knownJob?: Record<string, string>,
+  ): Promise<{ preview: ImportPreview; failures: Array<{ index: number; issue: RowIssue }> }> {
     const [job, customer, subscriptions, rows] = await Promise.all([
-      this.job(customerId, jobId),
+      knownJob ?? this.job(customerId, jobId),
       this.directory.getCustomer(customerId),
       this.directory.getSubscriptions(customerId),
       this.rows(customerId, jobId),
@@ -345,8 +359,8 @@ export class ImportService {
    */
   async start(customerId: string, jobId: string, owner: Actor, options: ImportOptions, card: Record<string, string> = {}): Promise<{ started: boolean; preview: ImportPreview }> {
     const job = await this.job(customerId, jobId);
-    if (job.owner !== owner.id) throw new DirectoryError('IMPORT_NOT_FOUND', { job: jobId });
-    const { preview, failures } = await this.assess(customerId, jobId, options);
+    await this.assertOwner(customerId, jobId, job, owner, 'import-run');
+    const { preview, failures } = await this.assess(customerId, jobId, options, job);
     if (job.state !== 'preview') return { started: false, preview };
     if (options.mode === 'allOrNothing' && preview.issueCount > 0) return { started: false, preview };
     if (preview.ready === 0) return { started: false, preview };

@@ -371,7 +371,7 @@ describe('hostile rows: each refused row names its line and field, names are ref
           return;
         }
         const options = { mode, usageLocation: 'US' };
-        const preview = await importer.validate('contoso', previewed.preview.jobId, options);
+        const preview = await importer.validate('contoso', previewed.preview.jobId, options, t.actor);
         expect(preview.total).toBe(rows.length);
         expect(preview.issueCount).toBe(preview.issues.length);
         expect(preview.ready + preview.issueCount).toBe(rows.length);

@@ -45,7 +45,7 @@ async function preview(name: string | Buffer, options?: ImportOptions): Promise<
   const bytes = typeof name === 'string' ? fixture(name) : name;
   const result = await importer.preview('contoso', bytes, typeof name === 'string' ? name : 'generated.csv', t.actor);
   if (!result.ok) throw new Error(`expected a preview, got the problem ${JSON.stringify(result.problem)}`);
-  return options ? importer.validate('contoso', result.preview.jobId, options) : result.preview;
+  return options ? importer.validate('contoso', result.preview.jobId, options, t.actor) : result.preview;
 }
 
 const issue = (line: number, code: RowIssue['code'], params: RowIssue['params'] = {}): RowIssue => ({ line, code, params });
@@ -64,7 +64,7 @@ describe('the templates people have, as Excel saves them', () => {
     expect(summary(p, expected)).toEqual(expectation(expected));
 
     const withBatch: Expected = { total: 4, ready: 4, issues: [], withoutUsageLocation: 4, withoutLicenses: 4, seatsNeeded: { O365_E3: 4 } };
-    const again = await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'us', licenses: ['O365_E3'] });
+    const again = await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'us', licenses: ['O365_E3'] }, t.actor);
     expect(summary(again, withBatch)).toEqual(expectation(withBatch));
   });
 
@@ -79,7 +79,7 @@ describe('the templates people have, as Excel saves them', () => {
     const p = await preview('m365-admin-unicode.txt');
     expect(summary(p, expected)).toEqual(expectation(expected));
     const withBatch: Expected = { total: 5, ready: 5, issues: [] };
-    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'DE' }), withBatch)).toEqual(expectation(withBatch));
+    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'DE' }, t.actor), withBatch)).toEqual(expectation(withBatch));
   });
 
   test('the older admin center template without "Alternate email address"', async () => {
@@ -162,7 +162,7 @@ describe('rows with mistakes name their line and reason', () => {
 
   test('a batch license the customer does not have is refused as a whole', async () => {
     const p = await preview('partner-center.csv');
-    await expect(importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'US', licenses: ['VISIO_PLAN2'] })).rejects.toMatchObject({
+    await expect(importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'US', licenses: ['VISIO_PLAN2'] }, t.actor)).rejects.toMatchObject({
       code: 'UNKNOWN_LICENSE',
       params: { license: 'VISIO_PLAN2' },
     });
@@ -178,10 +178,10 @@ describe('rows with mistakes name their line and reason', () => {
     const p = await preview('bad-usage-location.csv');
     expect(summary(p, expected)).toEqual(expectation(expected));
     const withBatch: Expected = { total: 4, ready: 2, issues: [field(3, 'usageLocation', 'country'), field(4, 'usageLocation', 'country')] };
-    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'US' }), withBatch)).toEqual(expectation(withBatch));
+    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'US' }, t.actor), withBatch)).toEqual(expectation(withBatch));
     // A batch location that is no country code (the UK is GB) is named on the rows that would take it.
     const withBadBatch: Expected = { total: 4, ready: 1, issues: [3, 4, 5].map((line) => field(line, 'usageLocation', 'country')) };
-    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'UK' }), withBadBatch)).toEqual(expectation(withBadBatch));
+    expect(summary(await importer.validate('contoso', p.jobId, { mode: 'validRows', usageLocation: 'UK' }, t.actor), withBadBatch)).toEqual(expectation(withBadBatch));
   });
 
   test('a role that does not exist', async () => {
