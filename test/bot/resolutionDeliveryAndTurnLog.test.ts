@@ -10,7 +10,6 @@
  */
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../../bot/logger';
 import { ConnectorActivity, FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { actions, Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, texts, visibleText, Where } from '../support/botClient';
 import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
@@ -91,8 +90,6 @@ afterAll(async () => {
 
 beforeEach(async () => {
   proxy.calls.length = 0;
-  logLines = [];
-  const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   bot = await startBotApp(connector, {
     seed: {
       id: 'contoso',
@@ -106,8 +103,9 @@ beforeEach(async () => {
         { username: 'sam.lee', displayName: 'Sam Lee' },
       ],
     },
-    app: { logger },
+    env: { LOG_LEVEL: 'info' }, // the per-turn lines are info
   });
+  logLines = bot.logLines;
   // Two customers whose names share "Northwind".
   await bot.t.seed({ id: 'northwind', name: 'Northwind Traders', users: [{ username: 'nancy', displayName: 'Nancy Davolio' }] });
   await bot.t.seed({ id: 'nwhealth', name: 'Northwind Health', users: [{ username: 'hugo', displayName: 'Hugo Health' }] });

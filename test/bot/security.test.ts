@@ -5,7 +5,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
-import { DAY_MS } from '../../services/directory';
 import { BotApp, startBotApp, TENANT } from '../support/botApp';
 import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
@@ -27,9 +26,6 @@ beforeAll(async () => {
 afterAll(async () => connector.stop());
 
 async function start(extraEnv: Record<string, string> = {}): Promise<void> {
-  // Logged at info, not startBotApp's warn: the per-turn lines are what the secret scan below reads through.
-  logLines = [];
-  const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   bot = await startBotApp(connector, {
     seed: {
       id: 'contoso',
@@ -44,9 +40,10 @@ async function start(extraEnv: Record<string, string> = {}): Promise<void> {
         { username: 'gone', displayName: 'Gone Away', licenses: ['O365_E3'] },
       ],
     },
+    // Logged at info, not warn: the per-turn lines are what the secret scan below reads through.
     env: { LOG_LEVEL: 'info', ADMIN_AGENTS: ADMIN.aadObjectId, HELPDESK_AGENTS: HELPDESK.aadObjectId, ...extraEnv },
-    app: { logger },
   });
+  logLines = bot.logLines;
   await bot.t.directory.deleteUsers('contoso', [{ userId: bot.c.user('gone').id }], { actor: bot.t.actor });
 }
 

@@ -6,7 +6,8 @@
  *   const bot = await startBotApp(connector, { seed: { users: [...] } });
  *   const card = await bot.say(bot.client(), 'import users contoso', PERSONAL, { attachments: [...] });
  *   const answer = await bot.client().sendInvoke(...);
- *   await bot.stop();                                                     // fails on error logs or unexpected calls
+ *   await bot.stop();                                                     // waits for imports, closes, cleans up; the test checks
+ *   expect(errorLogs(bot.logLines)).toEqual([]);                          // its logs and connector.unexpected() itself
  */
 import type { Logger } from 'pino';
 import { App, AppOptions, createApp } from '../../bot/app';
@@ -54,7 +55,8 @@ export async function startBotApp(connector: FakeConnector, options: BotAppOptio
     ...options.env,
   });
   const logLines: string[] = [];
-  const logger: Logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
+  // At the settings' LOG_LEVEL (warn unless the test asks for info, e.g. to read the per-turn lines).
+  const logger: Logger = createLogger(settings.logLevel, { write: (line: string) => void logLines.push(line) });
   const apps: App[] = [];
   const start = async (extra: Partial<AppOptions> = {}) => {
     const app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger, ...options.app, ...extra });
