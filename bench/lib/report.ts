@@ -52,36 +52,32 @@ function fmt(x: number | null | undefined): string {
   return x.toFixed(2);
 }
 
-export function renderTable(figures: Figure[]): string {
-  const header = ['row', 'measurement', 'value', 'floor', 'ratio', 'target', 'result'];
-  const lines = figures.map((f) => [
+const HEADER = ['row', 'measurement', 'value', 'floor', 'ratio', 'target', 'result'];
+
+/** One figure's cells, in HEADER order; `miss` is how a missed target is written. */
+function cells(f: Figure, miss: string): string[] {
+  return [
     f.row,
     f.what + (f.note ? ` (${f.note})` : ''),
     f.value === null ? 'not measured' : `${fmt(f.value)} ${f.unit}`,
     f.floor === undefined || f.floor === null ? '—' : `${fmt(f.floor)} ${f.unit}`,
     f.ratio === undefined || f.ratio === null ? '—' : `${fmt(f.ratio)}×`,
     f.target?.text ?? '',
-    f.pass === true ? 'pass' : f.pass === false ? 'MISS' : '',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(line)].join('\n');
+    f.pass === true ? 'pass' : f.pass === false ? miss : '',
+  ];
+}
+
+export function renderTable(figures: Figure[]): string {
+  const lines = figures.map((f) => cells(f, 'MISS'));
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (row: string[]) => row.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(line)].join('\n');
 }
 
 /** The same table as Markdown (for the README). */
 export function renderMarkdown(figures: Figure[]): string {
-  const rows = figures.map((f) =>
-    [
-      f.row,
-      f.what + (f.note ? ` (${f.note})` : ''),
-      f.value === null ? 'not measured' : `${fmt(f.value)} ${f.unit}`,
-      f.floor === undefined || f.floor === null ? '—' : `${fmt(f.floor)} ${f.unit}`,
-      f.ratio === undefined || f.ratio === null ? '—' : `${fmt(f.ratio)}×`,
-      f.target?.text ?? '',
-      f.pass === true ? 'pass' : f.pass === false ? '**miss**' : '',
-    ].join(' | '),
-  );
-  return ['| row | measurement | value | floor | ratio | target | result |', '| --- | --- | ---: | ---: | ---: | --- | --- |', ...rows.map((r) => `| ${r} |`)].join('\n');
+  const rows = figures.map((f) => `| ${cells(f, '**miss**').join(' | ')} |`);
+  return [`| ${HEADER.join(' | ')} |`, '| --- | --- | ---: | ---: | ---: | --- | --- |', ...rows].join('\n');
 }
 
 export interface RunRecord {

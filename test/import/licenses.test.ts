@@ -66,6 +66,15 @@ async function expectSeatsAddUp(): Promise<void> {
   expect(Object.fromEntries(subscriptions.map((s) => [s.skuId, s.assignedSeats]))).toEqual(holders);
 }
 
+/** Someone else changes the selected user `changed` after `card` was drawn: Save is refused as stale, nothing moves. */
+async function expectRefusedAsStale(card: Card, changed: number): Promise<void> {
+  await bot.t.directory.changeLicenses('contoso', [{ userId: bot.c.users[changed].id }], { add: ['SPE_E5'] }, { actor: bot.t.actor });
+  const before = await snapshot();
+  const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
+  expect(texts(answer.card)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
+  expect(await snapshot()).toEqual(before);
+}
+
 async function setSeats(o365: number): Promise<void> {
   await bot.t.directory.upsertCustomer(
     {
@@ -200,12 +209,7 @@ describe('the Manage licenses card for 150 users', () => {
   });
 
   test('one of the 150 changed by someone else after the card was drawn: the card is refused as stale, nothing changes', async () => {
-    const card = await openManage();
-    await bot.t.directory.changeLicenses('contoso', [{ userId: bot.c.users[77].id }], { add: ['SPE_E5'] }, { actor: bot.t.actor });
-    const before = await snapshot();
-    const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
-    expect(texts(answer.card)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
-    expect(await snapshot()).toEqual(before);
+    await expectRefusedAsStale(await openManage(), 77);
   });
 });
 
@@ -271,12 +275,7 @@ describe('Manage licenses for all users in a view (every page of it, up to 500)'
   });
 
   test('a user of the view changed after the card was drawn: refused as stale, nothing changes', async () => {
-    const card = await openManageAll();
-    await bot.t.directory.changeLicenses('contoso', [{ userId: bot.c.users[1].id }], { add: ['SPE_E5'] }, { actor: bot.t.actor });
-    const before = await snapshot();
-    const answer = await client.click(card, 'Save', { lic_O365_E3: 'all' });
-    expect(texts(answer.card)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
-    expect(await snapshot()).toEqual(before);
+    await expectRefusedAsStale(await openManageAll(), 1);
   });
 
   test('after the saved selection expires, Save says the card has expired and changes nothing', async () => {
