@@ -4,7 +4,7 @@
  * Real Redis (the jest globalSetup's), a random key root per test, a fake clock.
  */
 import { VERBS } from '../../cards/verbs';
-import { BotApp, errorLogs, LEE, MEGAN, startBotApp, TENANT } from '../support/botApp';
+import { BotApp, errorLogs, LEE, MEGAN, startBotApp, STORY_CUSTOMER, TENANT } from '../support/botApp';
 import {
   actionTitles,
   Agent,
@@ -43,20 +43,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   botApp = await startBotApp(connector, {
-    seed: {
-      id: 'contoso',
-      name: 'Contoso Ltd',
-      subscriptions: [
-        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
-      ],
-      users: [
-        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-        { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
-        { username: 'carol', displayName: 'Carol White' },
-        { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
-      ],
-    },
+    seed: STORY_CUSTOMER,
   });
   ({ t, c } = botApp);
 });

@@ -12,7 +12,7 @@ import { COMMANDS } from '../../bot/commands/table';
 import { translator } from '../../cards/i18n';
 import { en } from '../../cards/i18n/en';
 import { formatMessage, Message } from '../../cards/i18n/format';
-import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
+import { BotApp, errorLogs, MEGAN, startBotApp, STORY_CUSTOMER } from '../support/botApp';
 import { actions, BotClient, Card, choicesOf, choiceValue, inputs, texts, visibleText } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { CLOCK_START } from '../support/testDirectory';
@@ -37,20 +37,7 @@ afterAll(async () => {
 /** A fresh directory (seeded, clock at CLOCK_START) and a fresh bot; the afterEach checks hold for each. */
 async function setUp(): Promise<void> {
   botApp = await startBotApp(connector, {
-    seed: {
-      id: 'contoso',
-      name: 'Contoso Ltd',
-      subscriptions: [
-        { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
-        { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
-      ],
-      users: [
-        { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
-        { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
-        { username: 'carol', displayName: 'Carol White' },
-        { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
-      ],
-    },
+    seed: STORY_CUSTOMER,
     env: { ADMIN_AGENTS: MEGAN.aadObjectId },
   });
 }

@@ -21,6 +21,22 @@ export const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
 export const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
 export const LEE: Agent = { id: '29:1lee-gu', aadObjectId: 'b2c4e6f8-1a3c-4e5f-8a9b-0c1d2e3f4a5b', name: 'Lee Gu' };
 
+/** The customer the story tests walk through (bot and Korean stories, delivery): few seats of E5, one unlicensed user. */
+export const STORY_CUSTOMER: SeedCustomer = {
+  id: 'contoso',
+  name: 'Contoso Ltd',
+  subscriptions: [
+    { skuId: 'O365_E3', name: 'Office 365 E3', seats: 10 },
+    { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 3 },
+  ],
+  users: [
+    { username: 'alice', displayName: 'Alice Smith', licenses: ['O365_E3'] },
+    { username: 'bob', displayName: 'Bob Jones', licenses: ['O365_E3', 'SPE_E5'] },
+    { username: 'carol', displayName: 'Carol White' },
+    { username: 'dave', displayName: 'Dave Brown', licenses: ['O365_E3'] },
+  ],
+};
+
 export interface BotApp {
   t: TestDirectory;
   c: SeededCustomer;
