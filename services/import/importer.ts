@@ -340,15 +340,8 @@ export class ImportService {
   }
 
   private async existingUpns(customerId: string, upns: string[]): Promise<Set<string>> {
-    const taken = new Set<string>();
-    const key = this.keys.customerKey(customerId, 'upn');
-    for (let i = 0; i < upns.length; i += 1000) {
-      const chunk = upns.slice(i, i + 1000);
-      if (!chunk.length) continue;
-      const ids = await this.redis.hmget(key, ...chunk);
-      ids.forEach((id, j) => id && taken.add(chunk[j]));
-    }
-    return taken;
+    const ids = await this.directory.userIdsByUpn(customerId, upns);
+    return new Set(upns.filter((_, i) => ids[i]));
   }
 
   // ------------------------------------------------------------------ run

@@ -1,4 +1,4 @@
-import Redis, { Cluster } from 'ioredis';
+import Redis, { ChainableCommander, Cluster } from 'ioredis';
 import { scriptSources } from './scripts';
 
 /** A connection to a single Redis, a Redis Cluster, or the embedded in-process store. */
@@ -83,4 +83,14 @@ export function connectRedis(options: ConnectOptions): RedisClient {
     return client;
   }
   return defineScripts(client);
+}
+
+/**
+ * The replies of a pipeline. ioredis resolves a pipeline even when its commands failed (e.g. the connection dropped),
+ * with an error per command: that error is thrown here, so an outage never reads as an empty or missing value.
+ */
+export async function replies(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  for (const [err] of results) if (err) throw err;
+  return results.map(([, value]) => value);
 }

@@ -1,0 +1,395 @@
+import { randomUUID } from 'node:crypto';
+import { DirectoryError, DirectoryErrorCode } from '../errors';
+import { hashPassword, verifyPassword } from '../passwords';
+import { KeyLayout, SEP } from '../store/keys';
+import { RedisClient, replies, runScript, ScriptReply } from '../store/redis';
+import { MutatingScript } from '../store/scripts';
+import type { Actor, Customer, CustomerUser, LicenseChangeResult, OperationOptions, RestoreOutcome, Subscription, UserRef, UserRole } from '../types';
+import { OPERATION_TTL_MS, RESTORE_WINDOW_MS, SYSTEM_ACTOR } from './constants';
+import type { CustomerDefinition, DirectoryBackend, LicenseChange, UserCounts, UserListing, ValidNewUser } from './port';
+
+const PURGE_BATCH = 200;
+/** The most users one change script takes (the service refuses more before calling). */
+const MAX_USER_KEYS = 500;
+
+/** User as stored in its Redis hash (all strings). */
+type UserHash = Record<string, string>;
+/** The stored fields a CustomerUser is made of (all but the sort key), in the order readUsers asks for them. */
+const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange'] as const;
+
+function userHashOf(values: Array<string | null>): UserHash {
+  const h: UserHash = {};
+  USER_READ_FIELDS.forEach((field, i) => (h[field] = values[i] ?? ''));
+  return h;
+}
+
+/**
+ * The bot's own directory in Redis. Each state change is one Lua script over one customer's keys (atomic, one round
+ * trip), which also writes the audit entry and the operation record; reads never load more users than a page.
+ */
+export class RedisDirectory implements DirectoryBackend {
+  readonly kind = 'redis' as const;
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: KeyLayout,
+    private readonly now: () => number,
+  ) {}
+
+  // ---------------------------------------------------------------- customers and subscriptions
+
+  /** Idempotent upsert; lowering a subscription below its assigned seats is refused. */
+  async upsertCustomer(def: CustomerDefinition, actor: Actor): Promise<{ changed: number }> {
+    const domains = def.domains.map((d) => d.toLowerCase());
+    const args = [def.id, def.name, domains.join(',')];
+    for (const s of def.subscriptions) args.push(s.skuId, s.name, String(s.seats));
+    // The customer hash is created by the script; make it exist first so the script accepts the customer.
+    const [before] = await replies(this.redis.pipeline().hget(this.keys.customerKey(def.id, 'customer'), 'domains')
+      .hsetnx(this.keys.customerKey(def.id, 'customer'), 'id', def.id));
+    const dropped = String(before ?? '').split(',').filter((d) => d && !domains.includes(d));
+    const reply = await this.mutate('pabUpsertCustomer', def.id, { actor, operationId: '-' }, 'provision', def.id, args, []);
+    // Global indexes live outside the customer's slot, each in a slot of its own on a cluster: one command per key,
+    // sent together (a pipeline may not span slots there). Each write is idempotent.
+    const [, , , owners] = await Promise.all([
+      this.redis.sadd(this.keys.customers(), def.id),
+      this.redis.hset(this.keys.customerNames(), def.id, def.name),
+      domains.length ? this.redis.hset(this.keys.domains(), ...domains.flatMap((d) => [d, def.id])) : 0,
+      dropped.length ? this.redis.hmget(this.keys.domains(), ...dropped) : ([] as Array<string | null>),
+    ]);
+    // A domain dropped from the file leaves the lookup, unless another customer has claimed it since.
+    const stale = dropped.filter((_, i) => owners[i] === def.id);
+    if (stale.length) await this.redis.hdel(this.keys.domains(), ...stale);
+    return { changed: Number(reply[1]) };
+  }
+
+  async customerNames(): Promise<Array<{ id: string; name: string }>> {
+    const names = await this.redis.hgetall(this.keys.customerNames());
+    return Object.keys(names).map((id) => ({ id, name: names[id] }));
+  }
+
+  async customerByDomain(domain: string): Promise<string | null> {
+    return this.redis.hget(this.keys.domains(), domain);
+  }
+
+  async customerDomains(customerIds: string[]): Promise<string[][]> {
+    // Each customer's hash is in its own slot: one HGET each, sent together (no cross-slot pipeline).
+    const domains = await Promise.all(customerIds.map((id) => this.redis.hget(this.keys.customerKey(id, 'customer'), 'domains')));
+    return domains.map((d) => String(d ?? '').split(',').filter(Boolean));
+  }
+
+  async getCustomer(customerId: string): Promise<Customer> {
+    const hash = await this.redis.hgetall(this.keys.customerKey(customerId, 'customer'));
+    if (!hash.name) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
+    return { id: customerId, name: hash.name, domains: hash.domains.split(',').filter(Boolean) };
+  }
+
+  /** Subscriptions and counts from one read of the counters (the Users and licenses card needs both). */
+  async subscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts }> {
+    const [names, seats, counts] = await this.readHashes(customerId, ['skus', 'seats', 'counts']);
+    const subscriptions = Object.keys(names)
+      .sort()
+      .map((skuId) => {
+        const totalSeats = Number(seats[skuId] ?? 0);
+        const assignedSeats = Number(counts[`lic:${skuId}`] ?? 0);
+        return { skuId, name: names[skuId], totalSeats, assignedSeats, availableSeats: totalSeats - assignedSeats };
+      });
+    return { subscriptions, counts: countsOf(counts) };
+  }
+
+  /** The bot's own role table is the only one: this directory grants no rights of its own. */
+  async accessFor(): Promise<null> {
+    return null;
+  }
+
+  private async readHashes(customerId: string, names: Array<'skus' | 'seats' | 'counts' | 'customer'>) {
+    const pipeline = this.redis.pipeline();
+    pipeline.exists(this.keys.customerKey(customerId, 'customer'));
+    for (const n of names) pipeline.hgetall(this.keys.customerKey(customerId, n));
+    const results = await replies(pipeline);
+    if (Number(results[0]) !== 1) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
+    return results.slice(1) as Array<Record<string, string>>;
+  }
+
+  // ---------------------------------------------------------------- reading users
+
+  async listUsers(customerId: string, listing: UserListing): Promise<{ users: CustomerUser[]; total: number }> {
+    const { filter } = listing;
+    const k = (n: Parameters<KeyLayout['customerKey']>[1]) => this.keys.customerKey(customerId, n);
+    const reply = await runScript(
+      this.redis,
+      'pabListUsers',
+      [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role')],
+      [filter.kind, filter.kind === 'license' ? filter.skuId : '', listing.role ?? '', listing.search, listing.offset, listing.pageSize],
+    );
+    const total = Number(reply[0]);
+    const ids = reply.slice(1).map((m) => String(m).slice(String(m).lastIndexOf(SEP) + 1));
+    const users = await this.readUsers(customerId, ids);
+    if (!users.length && total === 0) await this.getCustomer(customerId); // unknown customer → typed error
+    return { users: users.filter((u): u is CustomerUser => u !== null), total };
+  }
+
+  async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {
+    if (!userIds.length) return [];
+    const pipeline = this.redis.pipeline();
+    // HMGET of named fields: the client keeps the reply an array (no object built per field) and skips the sort key.
+    for (const id of userIds) pipeline.hmget(this.keys.user(customerId, id), ...USER_READ_FIELDS);
+    return ((await replies(pipeline)) as Array<Array<string | null>>).map((values) => (values[0] ? toUser(customerId, userHashOf(values)) : null));
+  }
+
+  async userIdsByUpn(customerId: string, upns: string[]): Promise<Array<string | null>> {
+    const key = this.keys.customerKey(customerId, 'upn');
+    const ids: Array<string | null> = [];
+    for (let i = 0; i < upns.length; i += 1000) {
+      const chunk = upns.slice(i, i + 1000);
+      ids.push(...(await this.redis.hmget(key, ...chunk)));
+    }
+    return ids;
+  }
+
+  async deletedUsers(customerId: string): Promise<CustomerUser[]> {
+    await this.getCustomer(customerId);
+    const ids = await this.redis.zrevrange(this.keys.customerKey(customerId, 'deleted'), 0, -1);
+    return (await this.readUsers(customerId, ids)).filter((u): u is CustomerUser => u !== null && u.state === 'deleted' && u.deletedAt !== null);
+  }
+
+  async verifyUserPassword(customerId: string, userId: string, password: string): Promise<boolean> {
+    const hash = await this.redis.hget(this.keys.user(customerId, userId), 'pwHash');
+    return !!hash && verifyPassword(password, hash);
+  }
+
+  // ---------------------------------------------------------------- changes
+
+  async createUser(customerId: string, input: ValidNewUser, password: string, options: OperationOptions, now: number): Promise<{ user: CustomerUser; replayed: boolean }> {
+    const id = randomUUID();
+    const upn = input.userPrincipalName;
+    const licenses = [...input.licenses].sort();
+    const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
+      id, upn, input.username, input.domain, input.displayName, input.firstName, input.lastName, input.usageLocation, input.role, licenses.join(','),
+      password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
+    ], [this.keys.user(customerId, id)], now);
+    // A replay that created the very id drawn above is this call's own script, re-sent by the client after its reply
+    // was lost: the user and the password are this call's, so the password is shown now (it never was).
+    const replayed = reply.replayed && String(reply[1]) !== id;
+    if (replayed) return { user: await this.getUser(customerId, String(reply[1])), replayed };
+    // The script wrote exactly these fields; only a replay (first result, maybe another user) reads back.
+    const user: CustomerUser = {
+      id, customerId, userPrincipalName: upn, username: input.username, domain: input.domain, displayName: input.displayName,
+      firstName: input.firstName, lastName: input.lastName, usageLocation: input.usageLocation, role: input.role,
+      licenses, state: 'active', createdAt: now, deletedAt: null, rememberedLicenses: [],
+      version: Number(reply[2]), mustChangePassword: !!password, hasPassword: !!password,
+    };
+    return { user, replayed: false };
+  }
+
+  async changeLicenses(customerId: string, refs: UserRef[], change: LicenseChange, options: OperationOptions): Promise<LicenseChangeResult[]> {
+    const reply = await this.mutate(
+      'pabChangeLicenses',
+      customerId,
+      options,
+      'change-licenses',
+      `${refs.length} user(s)`,
+      [change.add.join(','), change.remove.join(','), change.onlyHolders, ...refs.map((r) => versionArg(r.expectedVersion))],
+      refs.map((r) => this.keys.user(customerId, r.userId)),
+    );
+    const results: LicenseChangeResult[] = [];
+    for (let i = 2; i < reply.length; i += 5) {
+      results.push({
+        userId: String(reply[i]),
+        changed: String(reply[i + 1]) === '1',
+        added: csv(reply[i + 2]),
+        removed: csv(reply[i + 3]),
+        version: Number(reply[i + 4]),
+      });
+    }
+    return results;
+  }
+
+  async resetPassword(customerId: string, ref: UserRef, password: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    const hash = await hashPassword(password);
+    const current = await this.getUser(customerId, ref.userId);
+    const reply = await this.mutate(
+      'pabResetPassword',
+      customerId,
+      options,
+      'reset-password',
+      current.userPrincipalName,
+      [versionArg(ref.expectedVersion), hash],
+      [this.keys.user(customerId, ref.userId)],
+    );
+    if (reply.replayed) {
+      const stored = await this.getUser(customerId, ref.userId);
+      // The stored hash is this call's own (salted, so unique): its script was re-sent after its reply was lost, and
+      // this password, never shown, is the one that works.
+      const own = (await this.redis.hget(this.keys.user(customerId, ref.userId), 'pwHash')) === hash;
+      return { user: stored, replayed: !own };
+    }
+    return { user: { ...current, version: Number(reply[2]), mustChangePassword: true, hasPassword: true }, replayed: false };
+  }
+
+  async deleteUsers(customerId: string, refs: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>> {
+    const reply = await this.mutate(
+      'pabDeleteUsers',
+      customerId,
+      options,
+      'delete-users',
+      `${refs.length} user(s)`,
+      refs.map((r) => versionArg(r.expectedVersion)),
+      refs.map((r) => this.keys.user(customerId, r.userId)),
+    );
+    const out = [];
+    for (let i = 2; i < reply.length; i += 3) {
+      out.push({ userId: String(reply[i]), version: Number(reply[i + 1]), rememberedLicenses: csv(reply[i + 2]) });
+    }
+    return out;
+  }
+
+  async restoreUsers(customerId: string, refs: Array<UserRef & { newUsername: string }>, options: OperationOptions): Promise<RestoreOutcome[]> {
+    const args: string[] = [String(RESTORE_WINDOW_MS)];
+    for (const r of refs) args.push(r.newUsername, versionArg(r.expectedVersion));
+    const reply = await this.mutate(
+      'pabRestoreUsers',
+      customerId,
+      options,
+      'restore-users',
+      `${refs.length} user(s)`,
+      args,
+      refs.map((r) => this.keys.user(customerId, r.userId)),
+    );
+    const out: RestoreOutcome[] = [];
+    for (let i = 2; i < reply.length; i += 5) {
+      const userId = String(reply[i]);
+      const status = String(reply[i + 1]);
+      const userPrincipalName = String(reply[i + 2]);
+      out.push(
+        status === 'OK'
+          ? { userId, ok: true, userPrincipalName, restoredLicenses: csv(reply[i + 3]), notRestoredLicenses: csv(reply[i + 4]) }
+          : { userId, ok: false, userPrincipalName, error: status as Extract<RestoreOutcome, { ok: false }>['error'] },
+      );
+    }
+    return out;
+  }
+
+  async discardNewUsers(customerId: string, userIds: string[], actor: Actor): Promise<number> {
+    const reply = await this.mutate('pabDiscardNewUsers', customerId, { actor, operationId: '-' }, 'discard-new-users', `${userIds.length} user(s)`, [], userIds.map((id) => this.keys.user(customerId, id)));
+    return Number(reply[1]);
+  }
+
+  /**
+   * Candidates are read first so the script can declare their keys; the script re-checks each one, so concurrent
+   * purgers never double-count.
+   */
+  async purgeExpired(customerId: string | undefined, now: number): Promise<number> {
+    const customers = customerId ? [customerId] : await this.redis.smembers(this.keys.customers());
+    const cutoff = now - RESTORE_WINDOW_MS;
+    let purged = 0;
+    for (const id of customers) {
+      for (;;) {
+        const ids = await this.redis.zrangebyscore(this.keys.customerKey(id, 'deleted'), '-inf', `(${cutoff}`, 'LIMIT', 0, PURGE_BATCH);
+        if (!ids.length) break;
+        const reply = await this.mutate('pabPurgeUsers', id, { actor: SYSTEM_ACTOR, operationId: '-' }, 'purge', 'expired users', [String(cutoff - 1)], ids.map((u) => this.keys.user(id, u)), now);
+        purged += Number(reply[1]);
+        if (ids.length < PURGE_BATCH) break;
+      }
+    }
+    return purged;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private async getUser(customerId: string, userId: string): Promise<CustomerUser> {
+    const [user] = await this.readUsers(customerId, [userId]);
+    if (user) return user;
+    await this.getCustomer(customerId); // unknown customer → its own typed error
+    throw new DirectoryError('USER_NOT_FOUND', { user: userId });
+  }
+
+  /** Runs a mutating script; a typed error for 'ERR' replies. Operation id '-' = not idempotent. */
+  private async mutate(
+    script: MutatingScript,
+    customerId: string,
+    options: OperationOptions,
+    action: string,
+    target: string,
+    args: string[],
+    userKeys: string[],
+    now = this.now(),
+  ): Promise<ScriptReply & { replayed: boolean }> {
+    if (userKeys.length > MAX_USER_KEYS) throw new DirectoryError('TOO_MANY_USERS', { max: MAX_USER_KEYS, given: userKeys.length });
+    const opId = options.operationId ?? randomUUID();
+    const idempotent = opId !== '-';
+    const keys = [...this.keys.customerKeys(customerId), this.keys.operation(customerId, opId), ...userKeys];
+    let reply = await runScript(this.redis, script, keys, [
+      now,
+      idempotent ? OPERATION_TTL_MS : 0,
+      options.actor.id,
+      options.actor.name,
+      action,
+      target,
+      ...args,
+    ]);
+    let replayed = false;
+    if (reply[0] === 'REPLAY') {
+      reply = String(reply[1]).split('\x1f');
+      replayed = true;
+    }
+    if (reply[0] === 'ERR') throw scriptError(customerId, reply);
+    return Object.assign(reply, { replayed });
+  }
+}
+
+function scriptError(customerId: string, reply: ScriptReply): DirectoryError {
+  const code = String(reply[1]) as DirectoryErrorCode;
+  const p = reply.slice(2).map(String);
+  switch (code) {
+    case 'CUSTOMER_NOT_FOUND':
+      return new DirectoryError(code, { customer: customerId });
+    case 'NO_SEATS':
+      return new DirectoryError(code, { license: p[0], seatsLeft: Number(p[1]), seatsNeeded: Number(p[2]) });
+    case 'SEATS_BELOW_ASSIGNED':
+      return new DirectoryError(code, { license: p[0], assigned: Number(p[1]), seats: Number(p[2]) });
+    case 'UPN_TAKEN':
+      return new DirectoryError(code, { upn: p[0] });
+    case 'UNKNOWN_LICENSE':
+      return new DirectoryError(code, { license: p[0] });
+    case 'DOMAIN_NOT_IN_CUSTOMER':
+      return new DirectoryError(code, { field: 'domain', domain: p[0] });
+    default:
+      return new DirectoryError(code, { user: p[0] ?? '' });
+  }
+}
+
+export const countsOf = (counts: Record<string, string>): UserCounts => ({
+  active: Number(counts.active ?? 0),
+  unlicensed: Number(counts.unlicensed ?? 0),
+  deleted: Number(counts.deleted ?? 0),
+});
+
+function toUser(customerId: string, h: UserHash): CustomerUser {
+  return {
+    id: h.id,
+    customerId,
+    userPrincipalName: h.upn,
+    username: h.username,
+    domain: h.domain,
+    displayName: h.displayName,
+    firstName: h.firstName,
+    lastName: h.lastName,
+    usageLocation: h.usageLocation,
+    role: h.role as UserRole,
+    licenses: csv(h.licenses),
+    state: h.state === 'deleted' ? 'deleted' : 'active',
+    createdAt: Number(h.createdAt),
+    deletedAt: h.deletedAt ? Number(h.deletedAt) : null,
+    rememberedLicenses: csv(h.rememberedLicenses),
+    version: Number(h.version),
+    mustChangePassword: h.mustChange === '1',
+    hasPassword: !!h.pwHash,
+  };
+}
+
+const csv = (v: unknown): string[] => String(v ?? '').split(',').filter(Boolean);
+const versionArg = (v: number | undefined): string => (v === undefined ? '' : String(v));
+
+export function sortKey(displayName: string, upn: string): string {
+  return `${displayName.toLowerCase()}${SEP}${upn.toLowerCase()}`;
+}
