@@ -16,7 +16,13 @@ export type DirectoryErrorCode =
   | 'SEATS_BELOW_ASSIGNED'
   | 'DOMAIN_NOT_IN_CUSTOMER'
   | 'TOO_MANY_USERS'
-  | 'IMPORT_NOT_FOUND';
+  | 'IMPORT_NOT_FOUND'
+  /** The directory acts with the agent's own rights (Graph) and the agent has not signed in yet. */
+  | 'SIGN_IN_REQUIRED'
+  /** The agent lacks a directory role in this customer (GDAP): `roles` names the missing ones. */
+  | 'DIRECTORY_ROLE_MISSING'
+  /** The directory refused the change itself (Graph's 403), whatever the bot's own role table says. */
+  | 'DIRECTORY_REFUSED';
 
 export type ErrorParams = Record<string, string | number>;
 

@@ -44,6 +44,12 @@ export function describeError(t: T, err: DirectoryError): string {
       return t('error.tooManyUsers', { max: Number(p.max) });
     case 'IMPORT_NOT_FOUND':
       return t('error.importNotFound');
+    case 'SIGN_IN_REQUIRED':
+      return t('error.signInRequired');
+    case 'DIRECTORY_ROLE_MISSING':
+      return t('error.directoryRoleMissing', { roles: String(p.roles ?? '') });
+    case 'DIRECTORY_REFUSED':
+      return t('error.directoryRefused');
   }
 }
 

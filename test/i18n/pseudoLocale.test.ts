@@ -149,6 +149,9 @@ const ERROR_PARAMS: Record<DirectoryErrorCode, Record<string, string | number>> 
   SEATS_BELOW_ASSIGNED: { license: 'SPE_E3', seats: 1000, assigned: 1249 },
   DOMAIN_NOT_IN_CUSTOMER: { domain: 'contoso.com' },
   TOO_MANY_USERS: { max: 100 },
+  SIGN_IN_REQUIRED: {},
+  DIRECTORY_ROLE_MISSING: { roles: 'License Administrator' },
+  DIRECTORY_REFUSED: {},
 };
 
 // ------------------------------------------------------------------------------------------ data a card may show as is
