@@ -39,7 +39,7 @@ describe('the Korean catalog matches the English one', () => {
   test('no Korean message is empty or left in English (Latin words only where they are names, codes or keywords)', () => {
     // Words that stay as they are in Korean: the product and Microsoft names, abbreviations, command keywords, and the
     // CSV column names people type in English (the import matches them in English).
-    const allowed = new Set(['Partner', 'Admin', 'Bot', 'Entra', 'ID', 'UPN', 'CSV', 'ISO', 'KR', 'help', 'admin', 'helpdesk',
+    const allowed = new Set(['Partner', 'Admin', 'Bot', 'Entra', 'ID', 'UPN', 'GDAP', 'CSV', 'ISO', 'KR', 'help', 'admin', 'helpdesk',
       'import', 'users', 'Microsoft', 'Teams', 'Excel', 'UTF', 'MB', 'xlsx', 'Usage', 'location', 'Licenses', 'Role']);
     for (const key of enKeys) {
       const forms = typeof koCatalog[key] === 'string' ? [koCatalog[key] as string] : Object.values(koCatalog[key]);
