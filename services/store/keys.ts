@@ -33,10 +33,13 @@
  *   <root>{c:<id>}:deleted               zset   userId scored by deletion time (ms)
  *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
  *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
- *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h
+ *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h (the Graph directory
+ *                                               writes "pending <at>" first, then the JSON result)
  *   <root>{c:<id>}:selection:<id>        hash   userId → version: the users a Manage licenses card was drawn for
  *                                               when they are too many for the card's data ("all users in this
  *                                               view", up to 500); expires after 24 h
+ *   <root>{c:<id>}:graph:remembered      hash   Graph directory only (customer id = tenant id): userId → licenses the user
+ *                                               held when the bot deleted it, given back by Restore; dropped on restore
  *   <root>{c:<id>}:import:<jobId>        hash   an import job: owner, state, options, counters, where its card is
  *   <root>{c:<id>}:import:<jobId>:rows   list   the file's rows as JSON {line, cells}
  *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
@@ -132,6 +135,10 @@ export class KeyLayout {
   }
   selection(customerId: string, selectionId: string): string {
     return `${this.tag(customerId)}:selection:${selectionId}`;
+  }
+  /** The Graph directory's note of the licenses each deleted user held, for Restore (Entra forgets them). */
+  rememberedLicenses(customerId: string): string {
+    return `${this.tag(customerId)}:graph:remembered`;
   }
   /** Every key of a customer matches this pattern (for SCAN in tests and checks). */
   customerPattern(customerId: string): string {
