@@ -663,7 +663,8 @@ export class GraphService {
    */
   private listRoleAssignments(r: Req, ctx: Ctx): Res {
     this.requireAny(ctx, READ_ROLES);
-    const q = parseCollectionQuery(r.query, { selectable: new Set(['id', 'principalId', 'roleDefinitionId', 'directoryScopeId']), allowed: new Set(['$filter', '$top', '$skiptoken', '$select']) });
+    const rest = new URLSearchParams([...r.query].filter(([k]) => k.toLowerCase() !== '$filter'));
+    const q = parseCollectionQuery(rest, { selectable: new Set(['id', 'principalId', 'roleDefinitionId', 'directoryScopeId']), allowed: new Set(['$top', '$skiptoken', '$select']) });
     let list = ctx.tenant.roleAssignments;
     const f = [...r.query].find(([k]) => k.toLowerCase() === '$filter')?.[1];
     if (f !== undefined) {
