@@ -11,6 +11,8 @@
  *   const sso = await g.issueUserToken({ agentId: 'agent-1', name: 'Agent One' });       // the Teams SSO token
  *   new OnBehalfOfCredential({ tenantId, clientId, clientSecret, userAssertionToken: sso,
  *     authorityHost: g.authorityHost, disableInstanceDiscovery: true });                   // then fetch(g.graphBaseUrl…)
+ *   (disableInstanceDiscovery is required — else MSAL asks login.microsoftonline.com — but is missing from
+ *   OnBehalfOfCredential's option types in @azure/identity 4.14; pass the options as a variable, not a literal.)
  *   g.throttle({ path: '/users', times: 1, retryAfterSeconds: 2, status: 429 }); g.consistencyLag(2);
  *   g.tenant(tenantId).users(); g.verifyPassword(tenantId, userId, pw); g.countRequests({ method: 'POST' });
  *   await g.close();
