@@ -72,8 +72,8 @@ export function graphErrorOf(response: GraphResponse): GraphError {
 
 export interface GraphClientOptions {
   baseUrl: string;
-  /** A bearer token for this tenant, on behalf of the calling agent. */
-  token(tenantId: string): Promise<string>;
+  /** A bearer token for this tenant, on behalf of the calling agent; `fresh`: not the cached one (it got a 401). */
+  token(tenantId: string, fresh?: boolean): Promise<string>;
   /** Waits before a retry; tests pass one that records the wait instead of sleeping. */
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
@@ -94,13 +94,14 @@ export class GraphClient {
 
   /** One request; 429/503 retried; a failed write is `UncertainWrite`, a failed read `GraphUnavailable`. */
   async send(tenantId: string, request: GraphRequest): Promise<GraphResponse> {
+    let freshToken = false;
     for (let attempt = 0; ; attempt++) {
       let response: GraphResponse;
       let retryAfter: string | null = null;
       try {
         const res = await this.doFetch(this.baseUrl + request.url, {
           method: request.method,
-          headers: await this.headers(tenantId, request),
+          headers: await this.headers(tenantId, request, freshToken),
           body: request.body === undefined ? undefined : JSON.stringify(request.body),
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
@@ -110,6 +111,11 @@ export class GraphClient {
         if (request.method !== 'GET') throw new UncertainWrite(request, err);
         if (attempt >= MAX_RETRIES) throw new GraphUnavailable((err as Error).message);
         await this.sleep(backoff(attempt, null));
+        continue;
+      }
+      if (response.status === 401 && !freshToken) {
+        // A token that expired early or was revoked: exchange the agent's token once more (nothing was applied).
+        freshToken = true;
         continue;
       }
       if (response.status === 429 || response.status === 503) {
@@ -204,9 +210,9 @@ export class GraphClient {
     return out;
   }
 
-  private async headers(tenantId: string, request: GraphRequest): Promise<Record<string, string>> {
+  private async headers(tenantId: string, request: GraphRequest, freshToken = false): Promise<Record<string, string>> {
     return {
-      Authorization: `Bearer ${await this.options.token(tenantId)}`,
+      Authorization: `Bearer ${await this.options.token(tenantId, freshToken)}`,
       Accept: 'application/json',
       ...(request.body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...(request.eventual ? { ConsistencyLevel: 'eventual' } : {}),

@@ -114,7 +114,14 @@ export class GraphDirectory implements DirectoryBackend {
 
   constructor(private readonly options: GraphDirectoryOptions) {
     this.tokens = new AgentTokens({ authorityHost: options.authorityHost, clientId: options.clientId, clientSecret: options.clientSecret, now: options.now });
-    this.client = new GraphClient({ baseUrl: options.graphBaseUrl, token: (tenantId) => this.tokens.token(tenantId), sleep: options.sleep });
+    this.client = new GraphClient({
+      baseUrl: options.graphBaseUrl,
+      token: (tenantId, fresh) => {
+        if (fresh) this.tokens.forget(tenantId);
+        return this.tokens.token(tenantId);
+      },
+      sleep: options.sleep,
+    });
     this.ledger = new OperationLedger(options.redis, options.keys, options.now);
     this.audit = new AuditLog(options.redis, options.keys);
   }
@@ -236,7 +243,7 @@ export class GraphDirectory implements DirectoryBackend {
     const active = await this.call(() => this.client.batch(tenant, ids.map((id) => ({ method: 'GET', url: `/users/${id || 'none'}?$select=${USER_FIELDS}` }))));
     const missing = active.map((r, i) => (statusOf(r) === 404 && ids[i] ? i : -1)).filter((i) => i >= 0);
     const deleted = missing.length
-      ? await this.call(() => this.client.batch(tenant, missing.map((i) => ({ method: 'GET', url: `/directory/deletedItems/${ids[i]}` }))))
+      ? await this.call(() => this.client.batch(tenant, missing.map((i) => ({ method: 'GET', url: `/directory/deletedItems/${ids[i]}?$select=${DELETED_FIELDS}` }))))
       : [];
     const remembered = missing.length ? await this.options.redis.hmget(this.options.keys.rememberedLicenses(tenant), ...missing.map((i) => ids[i])) : [];
     const out: Array<CustomerUser | null> = active.map((r) => (statusOf(r) === 200 ? this.toUser(tenant, facts, graphUser.parse(okBody(r))) : null));
@@ -688,7 +695,8 @@ export class GraphDirectory implements DirectoryBackend {
       state: deleted ? 'deleted' : 'active',
       createdAt: u.createdDateTime ? Date.parse(u.createdDateTime) : 0,
       deletedAt: deleted ? Date.parse(u.deletedDateTime as string) : null,
-      rememberedLicenses: remembered ? remembered.split(',').filter(Boolean) : [],
+      // The bot's note from its own delete; a user deleted elsewhere: the licenses its deleted object still lists.
+      rememberedLicenses: !deleted ? [] : typeof remembered === 'string' ? remembered.split(',').filter(Boolean) : licenses,
       version: 0,
       mustChangePassword: false,
       hasPassword: true,
@@ -707,7 +715,7 @@ export class GraphDirectory implements DirectoryBackend {
     if (answer.status === 401) return new DirectoryError('SIGN_IN_REQUIRED');
     if (answer.status === 403) return new DirectoryError('DIRECTORY_REFUSED');
     if (answer.status === 404) return new DirectoryError('USER_NOT_FOUND', { user: upn });
-    if (/no more licenses|not enough licenses|CountViolation|LicenseLimitExceeded/i.test(text)) return new DirectoryError('NO_SEATS', { license: '', seatsLeft: 0, seatsNeeded: 1 });
+    if (/no more licenses|not enough licenses|does not have any available licenses|CountViolation|LicenseLimitExceeded/i.test(text)) return new DirectoryError('NO_SEATS', { license: '', seatsLeft: 0, seatsNeeded: 1 });
     if (/userPrincipalName already exists|same value for property userPrincipalName/i.test(text)) return new DirectoryError('UPN_TAKEN', { upn });
     if (/usage location/i.test(text)) return new DirectoryError('INVALID_FIELD', { field: 'usageLocation', reason: 'country' });
     return error;

@@ -38,6 +38,12 @@ export class AgentTokens {
     return (await this.entry(tenantId)).token;
   }
 
+  /** Graph said the token no longer works (expired or revoked early): the next call exchanges the agent's token again. */
+  forget(tenantId: string): void {
+    const caller = currentCaller();
+    if (caller) this.cache.delete(`${caller.actor.id.toLowerCase()}|${tenantId.toLowerCase()}`);
+  }
+
   /** The directory roles (template ids) the calling agent holds in this tenant. */
   async roles(tenantId: string): Promise<string[]> {
     return (await this.entry(tenantId)).roles;

@@ -274,6 +274,7 @@ export class GraphService {
     if (lower[0] === 'directory' && lower[1] === 'deleteditems') {
       if (seg.length === 3 && lower[2] === 'microsoft.graph.user' && M === 'GET') return this.listDeleted(r, ctx);
       if (seg.length === 3 && M === 'GET') return this.getDeleted(r, ctx, seg[2]);
+      if (seg.length === 3 && M === 'DELETE') return this.purgeDeleted(ctx, seg[2]);
       if (seg.length === 4 && (lower[3] === 'restore' || lower[3] === 'microsoft.graph.restore') && M === 'POST') return this.restore(r, ctx, seg[2]);
     }
     if (lower[0] === 'rolemanagement' && lower[1] === 'directory' && lower[2] === 'roleassignments' && seg.length === 3) {
@@ -618,6 +619,16 @@ export class GraphService {
     const d = ctx.tenant.deleted.get(id.toLowerCase());
     if (!d) throw notFound(id);
     return ok({ '@odata.context': this.ctxUrl('directoryObjects/$entity'), '@odata.type': '#microsoft.graph.user', ...this.userView(d, q.select, ['deletedDateTime']) });
+  }
+
+  /**
+   * DELETE /directory/deletedItems/{id} — https://learn.microsoft.com/graph/api/directory-deleteditems-delete?view=graph-rest-1.0
+   * (permanently delete: 204 No Content; the object cannot be restored afterwards). User Administrator suffices for users.
+   */
+  private purgeDeleted(ctx: Ctx, id: string): Res {
+    this.requireAny(ctx, [ROLE.userAdministrator]);
+    if (!ctx.tenant.deleted.delete(id.toLowerCase())) throw notFound(id);
+    return { status: 204, headers: {} };
   }
 
   /**
