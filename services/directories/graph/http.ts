@@ -77,11 +77,23 @@ export interface GraphClientOptions {
   /** Waits before a retry; tests pass one that records the wait instead of sleeping. */
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
+  /**
+   * Who the requests are for (the calling agent): concurrent requests of one agent to one tenant, started in the same
+   * tick (a bulk import's rows, a many-user change), go out together as one JSON batch.
+   */
+  callerKey?: () => string;
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+interface Queued {
+  request: GraphRequest;
+  resolve(response: GraphResponse): void;
+  reject(err: unknown): void;
+}
+
 export class GraphClient {
+  private readonly queues = new Map<string, Queued[]>();
   private readonly baseUrl: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly doFetch: typeof fetch;
@@ -92,8 +104,45 @@ export class GraphClient {
     this.doFetch = options.fetch ?? fetch;
   }
 
-  /** One request; 429/503 retried; a failed write is `UncertainWrite`, a failed read `GraphUnavailable`. */
-  async send(tenantId: string, request: GraphRequest): Promise<GraphResponse> {
+  /**
+   * One request; 429/503 retried; a failed write is `UncertainWrite`, a failed read `GraphUnavailable`. Requests of the
+   * same agent and tenant started in the same tick share one `POST /$batch` (up to 20 each).
+   */
+  send(tenantId: string, request: GraphRequest): Promise<GraphResponse> {
+    if (!this.options.callerKey) return this.sendNow(tenantId, request);
+    let key: string;
+    try {
+      key = `${this.options.callerKey()}|${tenantId}`;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<GraphResponse>((resolve, reject) => {
+      let queue = this.queues.get(key);
+      if (!queue) {
+        queue = [];
+        this.queues.set(key, queue);
+        setImmediate(() => void this.flush(key, tenantId));
+      }
+      queue.push({ request, resolve, reject });
+    });
+  }
+
+  private async flush(key: string, tenantId: string): Promise<void> {
+    const queue = this.queues.get(key) ?? [];
+    this.queues.delete(key);
+    if (queue.length === 1) {
+      const [only] = queue;
+      return this.sendNow(tenantId, only.request).then(only.resolve, only.reject);
+    }
+    try {
+      const answers = await this.batch(tenantId, queue.map((q) => q.request));
+      answers.forEach((answer, i) => (answer instanceof UncertainWrite ? queue[i].reject(answer) : queue[i].resolve(answer)));
+    } catch (err) {
+      for (const q of queue) q.reject(q.request.method === 'GET' || !(err instanceof UncertainWrite) ? err : new UncertainWrite(q.request, err));
+    }
+  }
+
+  private async sendNow(tenantId: string, request: GraphRequest): Promise<GraphResponse> {
     let freshToken = false;
     for (let attempt = 0; ; attempt++) {
       let response: GraphResponse;
@@ -163,6 +212,10 @@ export class GraphClient {
    * those writes `UncertainWrite` entries for the caller to read back.
    */
   async batch(tenantId: string, requests: GraphRequest[]): Promise<Array<GraphResponse | UncertainWrite>> {
+    // One request alone joins whatever else this agent sends to the tenant in the same tick.
+    if (requests.length === 1 && this.options.callerKey) {
+      return [await this.send(tenantId, requests[0]).catch((err) => (err instanceof UncertainWrite ? err : Promise.reject(err)))];
+    }
     const out: Array<GraphResponse | UncertainWrite> = new Array(requests.length);
     for (let start = 0; start < requests.length; start += BATCH_LIMIT) {
       let pending = requests.slice(start, start + BATCH_LIMIT).map((request, i) => ({ index: start + i, request }));
@@ -178,7 +231,9 @@ export class GraphClient {
         };
         let answers: z.infer<typeof batchBody>['responses'];
         try {
-          answers = batchBody.parse(await this.ok(tenantId, { method: 'POST', url: '/$batch', body })).responses;
+          const sent = await this.sendNow(tenantId, { method: 'POST', url: '/$batch', body });
+          if (sent.status >= 400) throw graphErrorOf(sent);
+          answers = batchBody.parse(sent.body).responses;
         } catch (err) {
           // The batch's own reply was lost: its writes are uncertain, its reads are simply asked again.
           if (!(err instanceof UncertainWrite) || attempt >= MAX_RETRIES) throw err;

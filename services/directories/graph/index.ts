@@ -51,6 +51,8 @@ export interface GraphDirectoryOptions {
   logger?: Logger;
   /** Waits before a retry after 429/503 (tests record the wait instead of sleeping). */
   sleep?: (ms: number) => Promise<void>;
+  /** The HTTP client (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 export function createGraphDirectory(options: GraphDirectoryOptions): GraphDirectory {
@@ -121,6 +123,8 @@ export class GraphDirectory implements DirectoryBackend {
         return this.tokens.token(tenantId);
       },
       sleep: options.sleep,
+      callerKey: () => this.tokens.agentId(),
+      fetch: options.fetch,
     });
     this.ledger = new OperationLedger(options.redis, options.keys, options.now);
     this.audit = new AuditLog(options.redis, options.keys);
@@ -319,11 +323,13 @@ export class GraphDirectory implements DirectoryBackend {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
     try {
-      const { result } = await this.ledger.once(tenant, options, async () => {
+      const { result } = await this.ledger.once(tenant, options, async (takeOver) => {
         const facts = await this.factsOf(tenant, true);
         const add = change.add.map((s) => this.skuOf(facts, s));
         const remove = change.remove.map((s) => this.skuOf(facts, s));
-        const users = await this.current(tenant, refs);
+        // Taking over a dead attempt: the versions may have moved by that attempt's own writes; the plan below is
+        // computed from the licenses held now, so what it applied is not applied twice.
+        const users = await this.current(tenant, takeOver ? refs.map((r) => ({ userId: r.userId })) : refs);
         const plans = users.map((u) => {
           const applies = !change.onlyHolders || u.licenses.includes(change.onlyHolders);
           return {
@@ -397,7 +403,15 @@ export class GraphDirectory implements DirectoryBackend {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
     try {
-      const { result } = await this.ledger.once(tenant, options, async () => {
+      const { result } = await this.ledger.once(tenant, options, async (takeOver) => {
+        const done: Array<{ userId: string; version: number; rememberedLicenses: string[] }> = [];
+        if (takeOver) {
+          // A dead attempt may have deleted some already: those are done, with the licenses it noted.
+          const found = await this.readUsers(tenant, refs.map((r) => r.userId));
+          for (const u of found) if (u?.state === 'deleted') done.push({ userId: u.id, version: u.version, rememberedLicenses: u.rememberedLicenses });
+          refs = refs.filter((_, i) => found[i]?.state !== 'deleted').map((r) => ({ userId: r.userId }));
+          if (!refs.length) return done;
+        }
         const users = await this.current(tenant, refs);
         // Noted before the delete: Entra forgets a deleted user's licenses, Restore gives them back from here.
         await this.options.redis.hset(this.options.keys.rememberedLicenses(tenant), ...users.flatMap((u) => [u.id, u.licenses.join(',')]));
@@ -415,7 +429,7 @@ export class GraphDirectory implements DirectoryBackend {
           throw failure;
         }
         this.forgetFacts(tenant);
-        return users.map((u) => ({ userId: u.id, version: u.version + 1, rememberedLicenses: u.licenses }));
+        return [...done, ...users.map((u) => ({ userId: u.id, version: u.version + 1, rememberedLicenses: u.licenses }))];
       });
       await this.record(tenant, options.actor, 'delete-users', target, 'ok', result.map((r) => r.userId).join(' '));
       return result;

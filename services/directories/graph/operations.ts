@@ -53,10 +53,15 @@ export class OperationLedger {
     try {
       outcome = { done: await work(takeOver) };
     } catch (err) {
-      if (!(err instanceof DirectoryError) || err.code === 'SIGN_IN_REQUIRED') {
-        // Nothing is known to be applied (or it was rolled back), or nothing was tried (not signed in): the claim
-        // goes, and the same button may run again.
+      if (err instanceof DirectoryError && err.code === 'SIGN_IN_REQUIRED') {
+        // Nothing was tried: the claim goes, and the same button runs again after sign-in.
         await this.release(key, claim);
+        throw err;
+      }
+      if (!(err instanceof DirectoryError)) {
+        // Graph went away mid-way: what was applied is unknown. The claim stays, marked as dead at once, so the next
+        // delivery of the same operation takes over and reads back before writing.
+        await this.abandon(key, claim);
         throw err;
       }
       outcome = { error: { code: err.code, params: err.params } };
@@ -64,6 +69,13 @@ export class OperationLedger {
     await this.redis.set(key, JSON.stringify(outcome), 'PX', OPERATION_TTL_MS);
     if ('error' in outcome) throw new DirectoryError(outcome.error.code, outcome.error.params);
     return { result: outcome.done, replayed: false };
+  }
+
+  private async abandon(key: string, claim: string): Promise<void> {
+    const dead = `pending 0 ${claim.split(' ')[2]}`;
+    await this.redis
+      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0", 1, key, claim, dead, OPERATION_TTL_MS)
+      .catch(() => undefined);
   }
 
   private async release(key: string, claim: string): Promise<void> {
