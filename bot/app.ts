@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
@@ -19,6 +18,7 @@ import type { Settings } from './config';
 import { createLogger } from './logger';
 import { checkProductionRedis } from './redisChecks';
 import { AgentConversations, PrivateChannel } from './privateChannel';
+import { DEMO_DATA_FILE } from './paths';
 
 const HEALTH_TIMEOUT_MS = 1000;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -40,7 +40,6 @@ async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
   }
 }
 
-export const DEMO_DATA_FILE = join(__dirname, '..', 'data', 'demo.json');
 
 export interface AppOptions {
   /** An existing connection (tests); otherwise one is opened from the settings. */

@@ -1,5 +1,6 @@
-/** `npm run build:dialog`: bundles the Import users dialog's page into dist/dialogs/ (run before start, test, playground). */
-import { DIALOG_BUILD_DIR, writeDialogAssets } from '../bot/dialogs/assets';
+/** `npm run build:dialog`: bundles the Import users dialog's page into dist/dialogs/ (run by build, start, test, playground). */
+import { DIALOG_BUILD_DIR } from '../bot/dialogs/assets';
+import { writeDialogAssets } from './dialogBundle';
 
 writeDialogAssets()
   .then(({ js, css }) => console.log(`import dialog built in ${DIALOG_BUILD_DIR} (script ${js.length} bytes, style ${css.length} bytes)`))

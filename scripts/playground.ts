@@ -7,8 +7,9 @@
  * REDIS_URL, MicrosoftAppId and the agent lists are ignored on purpose: the playground talks to a bot in local mode,
  * where every caller is an admin agent, on throwaway demo data.
  *
- * The playground's telemetry stays on loopback: APPLICATION_INSIGHTS_NO_STATSBEAT=1 and a dead https proxy
- * (see /work/shared/notes/agents-playground.md). It listens on all interfaces; it has no option to narrow that.
+ * The playground's telemetry stays on loopback: its bundled telemetry library starts even with --disable-telemetry and
+ * probes a cloud metadata address unless APPLICATION_INSIGHTS_NO_STATSBEAT=1 is set, and a dead https proxy keeps
+ * anything left over on loopback. It listens on all interfaces; it has no option to narrow that.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { App, createApp } from '../bot/app';
 import { loadSettings, SettingsError } from '../bot/config';
 
 export const DEFAULT_PLAYGROUND_PORT = 56150;
-const PLAYGROUND_CLI = join(__dirname, '..', 'node_modules', '@microsoft', 'm365agentsplayground', 'cli.js');
+const PLAYGROUND_CLI = require.resolve('@microsoft/m365agentsplayground/cli.js');
 
 export interface PlaygroundOptions {
   botPort?: number;

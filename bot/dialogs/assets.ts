@@ -1,81 +1,47 @@
 /**
- * The dialog page's script and stylesheet: web/import-dialog/{main.ts,style.css} bundled by esbuild (with
- * @microsoft/teams-js) into dist/dialogs/. `npm run build:dialog` writes them (npm runs it before `start`, `test`
- * and `playground`); the server reads them from there, and builds them itself (in memory, saved when it can) when they
- * are missing or older than their sources, so a server started any other way serves the current page too.
+ * The dialog page's script and stylesheet, as the server serves them: web/import-dialog/{main.ts,style.css} bundled
+ * (with @microsoft/teams-js) into dist/dialogs/ at build time by `npm run build:dialog` (part of `npm run build`; npm
+ * runs it before `start`, `test` and `playground`; the bundler is scripts/dialogBundle.ts). The server only reads the
+ * built files, so a production installation needs neither esbuild nor the page's sources.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR } from '../paths';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-export const DIALOG_SOURCE_DIR = path.join(ROOT, 'web', 'import-dialog');
-export const DIALOG_BUILD_DIR = path.join(ROOT, 'dist', 'dialogs');
-const SOURCES = ['main.ts', 'style.css'].map((f) => path.join(DIALOG_SOURCE_DIR, f));
-const OUTPUTS = { js: 'import-dialog.js', css: 'import-dialog.css' } as const;
+export { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR };
+export const DIALOG_SOURCES = ['main.ts', 'style.css'].map((f) => path.join(DIALOG_SOURCE_DIR, f));
+export const DIALOG_OUTPUTS = { js: 'import-dialog.js', css: 'import-dialog.css' } as const;
 
 export interface DialogAssets {
   js: Buffer;
   css: Buffer;
 }
 
-/** Bundles the page (minified, for the browsers Teams runs in) and returns the files; nothing is written. */
-export async function bundleDialogAssets(): Promise<DialogAssets> {
-  // Loaded on demand: a server that finds the built files never starts esbuild.
-  const { build } = await import('esbuild');
-  const result = await build({
-    entryPoints: { 'import-dialog': path.join(DIALOG_SOURCE_DIR, 'main.ts'), 'import-dialog-style': path.join(DIALOG_SOURCE_DIR, 'style.css') },
-    bundle: true,
-    minify: true,
-    format: 'iife',
-    target: ['chrome100', 'edge100', 'safari15', 'firefox100'],
-    legalComments: 'eof',
-    outdir: DIALOG_BUILD_DIR,
-    write: false,
-    logLevel: 'silent',
-  });
-  const file = (ext: string) => {
-    const out = result.outputFiles.find((f) => f.path.endsWith(ext));
-    if (!out) throw new Error(`esbuild produced no ${ext} file for the import dialog`);
-    return Buffer.from(out.contents);
-  };
-  return { js: file('.js'), css: file('.css') };
-}
-
-/** Builds the page into dist/dialogs/ (`npm run build:dialog`). */
-export async function writeDialogAssets(dir = DIALOG_BUILD_DIR): Promise<DialogAssets> {
-  const assets = await bundleDialogAssets();
-  mkdirSync(dir, { recursive: true });
-  for (const [kind, name] of Object.entries(OUTPUTS) as Array<[keyof DialogAssets, string]>) {
-    // Written aside and renamed: a server reading the folder never sees half a file.
-    const target = path.join(dir, name);
-    const temporary = `${target}.${process.pid}.tmp`;
-    writeFileSync(temporary, assets[kind]);
-    renameSync(temporary, target);
+export class DialogAssetsMissingError extends Error {
+  constructor(dir: string) {
+    super(`the Import users dialog page is not built (no ${Object.values(DIALOG_OUTPUTS).join(' / ')} in ${dir}): run npm run build (or npm run build:dialog)`);
+    this.name = 'DialogAssetsMissingError';
   }
-  return assets;
 }
 
-function builtAndCurrent(dir: string): boolean {
-  const outputs = Object.values(OUTPUTS).map((n) => path.join(dir, n));
-  if (!outputs.every((f) => existsSync(f))) return false;
+/**
+ * `missing`: not built; `stale`: built, but the sources beside it (a checkout, not a production image) are newer;
+ * `current` otherwise.
+ */
+export function dialogAssetsState(dir = DIALOG_BUILD_DIR): 'missing' | 'stale' | 'current' {
+  const outputs = Object.values(DIALOG_OUTPUTS).map((n) => path.join(dir, n));
+  if (!outputs.every((f) => existsSync(f))) return 'missing';
   const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
-  return SOURCES.every((f) => !existsSync(f) || statSync(f).mtimeMs <= built);
+  return DIALOG_SOURCES.every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) ? 'current' : 'stale';
 }
 
-let loading: Promise<DialogAssets> | undefined;
+let loaded: DialogAssets | undefined;
 
-/** The page's files for serving: read once from dist/dialogs/, or built when missing or stale. */
-export function dialogAssets(): Promise<DialogAssets> {
-  loading ??= (async () => {
-    if (builtAndCurrent(DIALOG_BUILD_DIR)) {
-      return { js: readFileSync(path.join(DIALOG_BUILD_DIR, OUTPUTS.js)), css: readFileSync(path.join(DIALOG_BUILD_DIR, OUTPUTS.css)) };
-    }
-    try {
-      return await writeDialogAssets();
-    } catch {
-      return bundleDialogAssets(); // a read-only installation: serve from memory
-    }
-  })();
-  loading.catch(() => (loading = undefined)); // a failed build is tried again at the next request
-  return loading;
+/** The page's files for serving, read once from dist/dialogs/; a DialogAssetsMissingError when they are not built. */
+export async function dialogAssets(): Promise<DialogAssets> {
+  if (loaded) return loaded;
+  const file = (name: string) => path.join(DIALOG_BUILD_DIR, name);
+  if (dialogAssetsState() === 'missing') throw new DialogAssetsMissingError(DIALOG_BUILD_DIR);
+  loaded = { js: readFileSync(file(DIALOG_OUTPUTS.js)), css: readFileSync(file(DIALOG_OUTPUTS.css)) };
+  return loaded;
 }

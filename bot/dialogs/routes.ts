@@ -22,7 +22,7 @@ import { DialogBinding, DialogRefusal, ImportDialogs, inspectCsvFile } from '../
 import { isCsvName } from '../fileDownload';
 import { describeFileProblem } from '../handlers/errors';
 import { IMPORT_DIALOG_PATH } from '../handlers/importDialog';
-import { dialogAssets } from './assets';
+import { dialogAssets, dialogAssetsState, DIALOG_BUILD_DIR, DialogAssetsMissingError } from './assets';
 import { gonePage, importPage, setDialogHeaders } from './page';
 
 export interface ImportDialogRouteDeps {
@@ -75,6 +75,9 @@ function readBody(req: IncomingMessage, max: number): Promise<{ bytes: Buffer; t
 
 export function registerImportDialogRoutes(server: restify.Server, deps: ImportDialogRouteDeps): void {
   const { dialogs, directory, logger } = deps;
+  const built = dialogAssetsState();
+  if (built === 'missing') logger.warn({ dir: DIALOG_BUILD_DIR }, 'the Import users dialog page is not built: run npm run build (or npm run build:dialog)');
+  if (built === 'stale') logger.warn({ dir: DIALOG_BUILD_DIR }, 'the Import users dialog page is older than its sources: run npm run build:dialog');
 
   server.get(IMPORT_DIALOG_PATH, async (req, res) => {
     setDialogHeaders(res);
@@ -159,7 +162,16 @@ export function registerImportDialogRoutes(server: restify.Server, deps: ImportD
   });
 
   const asset = (kind: 'js' | 'css', type: string) => async (_req: restify.Request, res: restify.Response) => {
-    const assets = await dialogAssets();
+    const assets = await dialogAssets().catch((err: Error) => {
+      if (!(err instanceof DialogAssetsMissingError)) throw err;
+      logger.error({ err: err.message }, 'import dialog asset requested but not built');
+      return null;
+    });
+    if (!assets) {
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.sendRaw(503, 'The Import users dialog page is not built on this server.');
+      return;
+    }
     res.setHeader('Content-Type', type);
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Content-Type-Options', 'nosniff');

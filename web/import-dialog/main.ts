@@ -1,5 +1,5 @@
 /**
- * The Import users dialog's page (bundled by esbuild into dist/dialogs/import-dialog.js; see bot/dialogs/assets.ts).
+ * The Import users dialog's page, bundled by esbuild (scripts/dialogBundle.ts) into dist/dialogs/import-dialog.js, which bot/dialogs/assets.ts serves.
  * No framework: the server renders the HTML with the agent's texts (bot/dialogs/page.ts); this script connects to
  * Teams, follows its theme, checks the chosen file, uploads it and hands the upload id back to Teams.
  *
