@@ -150,7 +150,13 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const importer = new ImportService(directory, vault);
   const dialogs = new ImportDialogs(redis, keys, clock);
   // Sign-in is for a directory that acts on the agent's behalf; the Redis directory never asks for a token.
-  const signIn = new SignIn({ redis, keys, connectionName: directory.backend.kind === 'graph' ? settings.oauthConnectionName : undefined, logger });
+  const signIn = new SignIn({
+    redis,
+    keys,
+    connectionName: directory.backend.kind === 'graph' ? settings.oauthConnectionName : undefined,
+    botAppId: settings.microsoftAppId ?? settings.azureClientId,
+    logger,
+  });
   const appId = settings.microsoftAppId ?? '';
   /**
    * The caller of a background job: its owner, with the token the token service keeps for them, read through a

@@ -52,6 +52,11 @@ export interface SignInDeps {
   keys: KeyLayout;
   /** OAUTH_CONNECTION_NAME; unset (the Redis directory): there is nothing to sign in to, no token is ever asked for. */
   connectionName: string | undefined;
+  /**
+   * The app the token exchange state names (MicrosoftAppId, or in local mode AZURE_CLIENT_ID): botbuilder's client
+   * takes it from the request's claims, which local mode does not have.
+   */
+  botAppId?: string;
   logger: Logger;
 }
 
@@ -153,8 +158,10 @@ export class SignIn {
   }
 
   private async resource(context: TurnContext) {
-    const client = this.client(context);
+    let client = this.client(context);
     if (!client || !this.deps.connectionName) return undefined;
+    // Local mode: the client has no app id (no claims); the same client, seen with the configured one.
+    if (!(client as { appId?: string }).appId && this.deps.botAppId) client = Object.assign(Object.create(client) as TokenClient, { appId: this.deps.botAppId });
     return client.getSignInResource(this.deps.connectionName, context.activity as Activity);
   }
 
