@@ -84,21 +84,29 @@ export class SignIn {
    * it itself); the bot keeps none.
    */
   callerFor(context: TurnContext, actor: Actor, options: { askEveryTime?: boolean } = {}): Caller {
+    // Read from the turn now: botbuilder revokes a turn's context once the turn ends, and a job outlives its turn.
+    const source = this.sourceOf(context);
     let asked: Promise<string | undefined> | undefined;
     return {
       actor,
       // A background job lives longer than a token: it asks each time (the token service refreshes it).
-      userAssertion: () => (options.askEveryTime ? this.tokenOf(context) : (asked ??= this.tokenOf(context))),
+      userAssertion: () => (options.askEveryTime ? this.tokenFrom(source) : (asked ??= this.tokenFrom(source))),
     };
   }
 
-  private async tokenOf(context: TurnContext, magicCode?: string): Promise<string | undefined> {
-    const client = this.client(context);
+  private sourceOf(context: TurnContext): { client?: TokenClient; userId?: string; channelId: string } {
+    return { client: this.client(context), userId: context.activity.from?.id, channelId: context.activity.channelId ?? 'msteams' };
+  }
+
+  private async tokenFrom(source: { client?: TokenClient; userId?: string; channelId: string }, magicCode?: string): Promise<string | undefined> {
     const { connectionName } = this.deps;
-    const userId = context.activity.from?.id;
-    if (!client || !connectionName || !userId) return undefined;
-    const response = await client.getUserToken(userId, connectionName, context.activity.channelId ?? 'msteams', magicCode);
+    if (!source.client || !connectionName || !source.userId) return undefined;
+    const response = await source.client.getUserToken(source.userId, connectionName, source.channelId, magicCode);
     return response?.token || undefined;
+  }
+
+  private tokenOf(context: TurnContext, magicCode?: string): Promise<string | undefined> {
+    return this.tokenFrom(this.sourceOf(context), magicCode);
   }
 
   /** A magic code (signin/verifyState, or typed): true when it completed the sign-in. */

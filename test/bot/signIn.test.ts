@@ -5,12 +5,13 @@
  * (BOT_OAUTH_URL) and the fake connector.
  */
 import { VERBS } from '../../cards/verbs';
-import { currentCaller } from '../../services/caller';
+import { currentCaller, runAsCaller } from '../../services/caller';
 import type { DirectoryAccess, DirectoryBackend } from '../../services/directories/port';
 import { DirectoryError } from '../../services/errors';
 import { BotApp, startBotApp, TENANT } from '../support/botApp';
 import { actionTitles, Agent, BotClient, Card, cardOf, PERSONAL, visibleText } from '../support/botClient';
 import { ConnectorActivity, FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { partnerCenterCsv } from '../support/importCsv';
 import { dumpValues } from '../support/testDirectory';
 import { startTokenService, TokenService } from '../support/tokenService';
 
@@ -271,6 +272,55 @@ describe('the GDAP gate', () => {
     expect(visibleText(card)).toMatch(/refused this change/);
     expect((await bot.t.directory.refusals()).find((r) => r.action === 'assign')?.result).toBe('refused: refused by the directory');
     expect(bot.logLines.some((l) => JSON.parse(l).outcome === 'refused' && JSON.parse(l).reason === 'DIRECTORY_REFUSED')).toBe(true);
+  });
+});
+
+describe('import jobs run as their owner, outside any turn', () => {
+  /** A started import of two users owned by `owner` (previewed as `owner` with their token). */
+  async function startedImport(owner: Agent): Promise<string> {
+    const actor = { id: owner.aadObjectId, name: owner.name };
+    return runAsCaller({ actor, userAssertion: async () => tokens.tokenOf(owner.id) }, async () => {
+      const p = await bot.app.importer.preview('contoso', partnerCenterCsv(2, { usageLocation: () => 'US' }), 'users.csv', actor);
+      if (!p.ok) throw new Error(JSON.stringify(p.problem));
+      const { started } = await bot.app.importer.start('contoso', p.preview.jobId, actor, { mode: 'validRows' });
+      expect(started).toBe(true);
+      return p.preview.jobId;
+    });
+  }
+
+  it("uses the owner's token from the token service (through the owner's 1:1 chat)", async () => {
+    oauthCardOf(await say(ADA, 'licenses contoso'));
+    await invoke(ADA, 'signin/tokenExchange', { id: 'imp', connectionName: CONNECTION, token: tokens.ssoTokenFor(ADA.id) });
+    await connector.waitForActivities(personal(ADA), 2);
+    const jobId = await startedImport(ADA);
+    fake.seen.length = 0;
+    await bot.app.importRunner.launch('contoso', jobId);
+    expect((await bot.app.importer.progress('contoso', jobId)).state).toBe('done');
+    const creates = fake.seen.filter((s) => s.method === 'createUser');
+    expect(creates).toHaveLength(2);
+    expect(creates.every((s) => s.agent === ADA.aadObjectId && s.assertion === tokens.tokenOf(ADA.id))).toBe(true);
+  });
+
+  it('without a token the job waits untouched and the agent is told; it goes on once the agent signs in', async () => {
+    oauthCardOf(await say(BEN, 'licenses contoso'));
+    const jobId = await startedImport(BEN);
+    fake.seen.length = 0;
+    await bot.app.importRunner.launch('contoso', jobId);
+    expect((await bot.app.importer.progress('contoso', jobId)).state).toBe('running');
+    expect(fake.seen.filter((s) => s.method === 'createUser')).toEqual([]);
+    const [, told] = await connector.waitForActivities(personal(BEN), 2);
+    expect(visibleText(cardOf(told))).toMatch(/waiting for you to sign in/);
+
+    // Signing in (the magic code) runs the pending command and resumes the job.
+    await say(BEN, tokens.magicCodeFor(BEN.id));
+    // The resume is launched in the background of that turn: poll for the job's end (bounded).
+    const deadline = Date.now() + 15_000;
+    while ((await bot.app.importer.progress('contoso', jobId)).state === 'running' && Date.now() < deadline) {
+      await bot.app.importRunner.idle();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await bot.app.importer.progress('contoso', jobId)).state).toBe('done');
+    expect(fake.seen.filter((s) => s.method === 'createUser').every((s) => s.assertion === tokens.tokenOf(BEN.id))).toBe(true);
   });
 });
 
