@@ -18,11 +18,6 @@ const config: KnipConfig = {
   ],
   project: ['bot/**/*.ts!', 'cards/**/*.ts!', 'services/**/*.ts!', 'scripts/**/*.ts', 'bench/**/*.ts', 'web/**/*.ts', 'test/**/*.ts'],
   ignoreDependencies: [
-    // For the Microsoft Graph directory (services/directories/graph*, being written), which imports both at run time:
-    // @azure/identity for the on-behalf-of tokens per customer tenant, jose to read (and, for the tab, verify) JWTs.
-    // Remove these two when that code lands: then the check sees the imports.
-    '@azure/identity',
-    'jose',
     // @microsoft/app-manifest (npm run package, test/manifest.test.ts) requires fs-extra without declaring it.
     'fs-extra',
     // Not ours: two tests replace @microsoft/app-manifest's own dependency strip-bom (an ES module Jest cannot load)

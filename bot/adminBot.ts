@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Activity, CardFactory, CloudAdapter, InvokeResponse, TaskModuleRequest, TaskModuleResponse, TeamsActivityHandler, TurnContext } from 'botbuilder';
+import { Activity, CardFactory, CloudAdapter, InvokeResponse, TaskModuleRequest, TaskModuleResponse, TeamsActivityHandler, tokenExchangeOperationName, TurnContext, verifyStateOperationName } from 'botbuilder';
 import type { Logger } from 'pino';
 import { errorCard } from '../cards/common';
 import { ADAPTIVE_CARD_CONTENT_TYPE, AdaptiveCard } from '../cards/elements';
@@ -11,7 +11,8 @@ import type { ImportDialogs } from '../services/import/dialogs';
 import type { ImportRunner } from './importRunner';
 import { attachedFile, download } from './fileDownload';
 import { MAX_FILE_BYTES } from '../services/import/csvFile';
-import { isDirectoryError } from '../services/errors';
+import { runAsCaller } from '../services/caller';
+import { DirectoryError, isDirectoryError } from '../services/errors';
 import { AgentRoles, mayRun } from './agents';
 import { actionToCommand } from './commands/actions';
 import { dialogToCommand } from './commands/dialogs';
@@ -21,7 +22,8 @@ import type { Command } from './commands/types';
 import { CardReply, ConversationKind, DialogAnswer, HandlerContext } from './handlers/context';
 import { describeError, isUnavailable } from './handlers/errors';
 import { handlerFor } from './handlers/handlers';
-import { AgentConversations, PrivateChannel, ProactivePrivateChannel } from './privateChannel';
+import { AgentConversations, PrivateChannel, ProactivePrivateChannel, rethrowing } from './privateChannel';
+import { agentIdOf, MAGIC_CODE, SignIn } from './signIn';
 
 /**
  * A field of an incoming activity as text. The activity is JSON from outside: where a string is expected an object may
@@ -42,6 +44,10 @@ export interface AdminBotDeps {
   appId: string;
   partnerTenantId?: string;
   logger: Logger;
+  /** Teams SSO (the Graph directory); with the Redis directory it never asks for a token. */
+  signIn: SignIn;
+  /** After an agent signed in: import jobs that waited for it continue. */
+  onSignedIn?: (agentId: string) => void;
   /** Tests replace proactive delivery; production uses the adapter. */
   privateChannelFor?: (context: TurnContext) => PrivateChannel;
   /** How long an attached file may take to download (default 20 s; tests shorten it). */
@@ -53,6 +59,12 @@ type Translate = HandlerContext['t'];
 /** Typed text longer than this (Teams' own limit is about 28 kB) is refused before it is parsed. */
 const MAX_TYPED_TEXT = 32_000;
 
+/** A turn's answer: a card, or "the directory needs the agent to sign in first" (rendered per channel of the ask). */
+const SIGN_IN_NEEDED = Symbol('sign in needed');
+type Answer = AdaptiveCard | typeof SIGN_IN_NEEDED;
+/** Directory refusals: audited like every refusal, rendered with the usual refusal card. */
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['DIRECTORY_ROLE_MISSING', 'DIRECTORY_REFUSED']);
+
 /**
  * Routes only: typed text and card actions become a Command, the caller is checked, one handler
  * answers with a card. Every failure ends in a card, never in a 500.
@@ -61,18 +73,83 @@ export class AdminBot extends TeamsActivityHandler {
   constructor(private readonly deps: AdminBotDeps) {
     super();
     this.onMessage(async (context, next) => {
-      const card = await this.answerMessage(context);
-      await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(card)] });
+      const answer = await this.answerMessage(context);
+      if (answer) await this.send(context, answer);
       await next();
     });
   }
 
-  /** Universal Actions: answered in the same HTTP response, always status 200 with a card. */
+  /** The one render of a message turn: the card, or the sign-in card (the command waits for the sign-in). */
+  private async send(context: TurnContext, answer: Answer, text = ''): Promise<void> {
+    if (answer !== SIGN_IN_NEEDED) {
+      await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(answer)] });
+      return;
+    }
+    const { t } = translator(context.activity.locale);
+    const agentId = agentIdOf(context.activity);
+    try {
+      if (text) await this.deps.signIn.rememberPending(agentId, { text, reference: TurnContext.getConversationReference(context.activity) });
+      const card = await this.deps.signIn.signInCard(context, { title: t('signIn.button'), text: t('error.signInRequired') });
+      await context.sendActivity({ type: 'message', attachments: [card] });
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'could not offer the sign-in card');
+      await context.sendActivity({ type: 'message', attachments: [CardFactory.adaptiveCard(errorCard(t, { message: t('error.tryAgain') }))] });
+    }
+  }
+
+  /**
+   * Sign-in completed (token exchange or magic code): the command the agent typed before runs now, answering in the
+   * conversation it was typed in. False when none was waiting.
+   */
+  private async runPending(context: TurnContext): Promise<boolean> {
+    const agentId = agentIdOf(context.activity);
+    this.deps.onSignedIn?.(agentId);
+    const pending = await this.deps.signIn.takePending(agentId);
+    if (!pending) return false;
+    await rethrowing(
+      (logic) => this.deps.adapter.continueConversationAsync(this.deps.appId, pending.reference, logic),
+      async (ctx) => {
+        ctx.activity.text = pending.text;
+        await this.send(ctx, await this.answerText(ctx, pending.text), pending.text);
+      },
+    );
+    return true;
+  }
+
+  /** Teams SSO: `signin/tokenExchange` (silent) and `signin/verifyState` (the magic code of the sign-in page). */
+  private async answerSignIn(context: TurnContext): Promise<InvokeResponse> {
+    const value = (context.activity.value ?? {}) as { id?: unknown; token?: unknown; state?: unknown };
+    const agentId = agentIdOf(context.activity);
+    if (context.activity.name === tokenExchangeOperationName) {
+      if (!(await this.deps.signIn.exchange(context, value.token))) {
+        // As botbuilder's TeamsSSOTokenExchangeMiddleware: 412, and Teams shows the sign-in button instead.
+        return { status: 412, body: { id: textOf(value.id), connectionName: this.deps.signIn.connectionName, failureDetail: 'The bot is unable to exchange the token. Proceed with regular sign-in.' } };
+      }
+      // Teams may send the same exchange twice, or to several instances: the first runs the command, the others just answer.
+      if (await this.deps.signIn.firstExchange(agentId, value.id)) await this.runPending(context);
+      return { status: 200, body: { id: textOf(value.id) } };
+    }
+    if (!(await this.deps.signIn.verifyCode(context, textOf(value.state)))) return { status: 404 };
+    await this.runPending(context);
+    return { status: 200 };
+  }
+
+  /** Universal Actions: answered in the same HTTP response, always status 200 with a card (or a sign-in request). */
   protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
-    if (context.activity.name !== 'adaptiveCard/action') return super.onInvokeActivity(context);
-    const value = (context.activity.value ?? {}) as { action?: { type?: string; verb?: unknown; data?: unknown } };
+    const name = context.activity.name;
+    if ((name === tokenExchangeOperationName || name === verifyStateOperationName) && this.deps.signIn.enabled) return this.answerSignIn(context);
+    if (name !== 'adaptiveCard/action') return super.onInvokeActivity(context);
+    const value = (context.activity.value ?? {}) as { action?: { type?: string; verb?: unknown; data?: unknown }; authentication?: { token?: unknown }; state?: unknown };
     const t = translator(context.activity.locale).t;
-    let card: AdaptiveCard;
+    const signInLabels = { title: t('signIn.button'), text: t('error.signInRequired') };
+    // Teams re-sends a button after a loginRequest with the token it got silently, or with the sign-in page's code.
+    if (this.deps.signIn.enabled && value.authentication && !(await this.deps.signIn.exchange(context, value.authentication.token))) {
+      return { status: 200, body: { statusCode: 412, type: 'application/vnd.microsoft.error.preconditionFailed', value: { code: '412', message: 'token exchange failed' } } };
+    }
+    if (this.deps.signIn.enabled && value.state !== undefined && !(await this.deps.signIn.verifyCode(context, textOf(value.state)))) {
+      return { status: 200, body: await this.deps.signIn.loginRequest(context, signInLabels) };
+    }
+    let card: Answer;
     const action = value.action;
     if (!action || action.type !== 'Action.Execute') {
       card = errorCard(t, { message: t('error.badAction') });
@@ -84,13 +161,22 @@ export class AdminBot extends TeamsActivityHandler {
       } else if ('runText' in parsed) {
         card = await this.answerText(context, parsed.runText);
       } else {
-        card = await this.runCommand(context, parsed.command, '');
+        card = await this.execute(context, parsed.command, '');
+      }
+    }
+    if (card === SIGN_IN_NEEDED) {
+      try {
+        return { status: 200, body: await this.deps.signIn.loginRequest(context, signInLabels) };
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message }, 'could not build the sign-in request');
+        card = errorCard(t, { message: t('error.tryAgain') });
       }
     }
     return { status: 200, body: { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: card } };
   }
 
-  private async answerMessage(context: TurnContext): Promise<AdaptiveCard> {
+  /** null: already answered (a magic code that ran the pending command in its own conversation). */
+  private async answerMessage(context: TurnContext): Promise<Answer | null> {
     // Teams sends at most about 28 kB of text; anything longer is not a command, and is not worth parsing.
     if (textOf(context.activity.text).length > MAX_TYPED_TEXT) {
       this.logUnread(context, 'badCommand', { problem: 'tooLong' });
@@ -99,17 +185,29 @@ export class AdminBot extends TeamsActivityHandler {
     }
     const text = TurnContext.removeRecipientMention(context.activity as Activity) ?? context.activity.text ?? '';
     // Tags that Teams leaves in the text; [^<>] keeps this linear on hostile input ([^>] was quadratic on many "<").
-    return this.answerText(context, text.replace(/<[^<>]+>/g, ' ').trim());
+    const typed = text.replace(/<[^<>]+>/g, ' ').trim();
+    // The magic code of the sign-in page, typed in the 1:1 chat while a command waits for the sign-in.
+    if (MAGIC_CODE.test(typed) && this.deps.signIn.enabled && context.activity.conversation?.conversationType === 'personal' && (await this.deps.signIn.hasPending(agentIdOf(context.activity)))) {
+      const { t } = translator(context.activity.locale);
+      if (!(await this.deps.signIn.verifyCode(context, typed))) return errorCard(t, { message: t('signIn.codeFailed') });
+      return (await this.runPending(context)) ? null : errorCard(t, { message: t('signIn.done') });
+    }
+    const answer = await this.answerText(context, typed);
+    if (answer === SIGN_IN_NEEDED) {
+      await this.send(context, answer, typed);
+      return null;
+    }
+    return answer;
   }
 
-  private async answerText(context: TurnContext, text: string): Promise<AdaptiveCard> {
+  private async answerText(context: TurnContext, text: string): Promise<Answer> {
     const parsed = parseCommand(text);
     if (!parsed.ok) {
       this.logUnread(context, 'badCommand', { problem: parsed.problem.kind });
       const t = translator(context.activity.locale).t;
       return errorCard(t, problemMessage(t, parsed.problem));
     }
-    return this.runCommand(context, parsed.command, text);
+    return this.execute(context, parsed.command, text);
   }
 
   /** The turn line of a message or button that is not a command: one line per turn, as for the others. */
@@ -120,6 +218,26 @@ export class AdminBot extends TeamsActivityHandler {
 
   /** Authorises and runs one command; maps every failure to a card. `dialog` collects a dialog handler's answer. */
   async runCommand(context: TurnContext, command: Command, text: string, dialog?: DialogAnswer): Promise<AdaptiveCard> {
+    const answer = await this.execute(context, command, text, dialog);
+    if (answer !== SIGN_IN_NEEDED) return answer;
+    // A dialog cannot show the sign-in card: it says to sign in (any command in the 1:1 chat offers the card).
+    const { t } = translator(context.activity.locale);
+    return errorCard(t, { message: t('error.signInRequired') });
+  }
+
+  /**
+   * One turn, top to bottom: gate (tenant, role) → handler (customer resolved → the directory's gate) → one answer.
+   * Everything runs as the calling agent (services/caller.ts), so that a directory acting on the agent's behalf finds
+   * the agent's token; it is read only when such a directory asks.
+   */
+  private async execute(context: TurnContext, command: Command, text: string, dialog?: DialogAnswer): Promise<Answer> {
+    const activity = context.activity;
+    const callerId = textOf(activity.from?.aadObjectId ?? activity.from?.id);
+    const callerName = textOf(activity.from?.name ?? callerId).slice(0, 200);
+    return runAsCaller(this.deps.signIn.callerFor(context, { id: callerId, name: callerName }), () => this.gateAndRun(context, command, text, dialog));
+  }
+
+  private async gateAndRun(context: TurnContext, command: Command, text: string, dialog?: DialogAnswer): Promise<Answer> {
     const started = Date.now();
     const activity = context.activity;
     const { t, locale } = translator(activity.locale);
@@ -172,6 +290,7 @@ export class AdminBot extends TeamsActivityHandler {
         conversation: conversationKind(activity),
         text,
         activityId: textOf(activity.id) || randomUUID(),
+        access: accessOf(command.name),
         newOperationId: () => randomUUID(),
         resolved,
       };
@@ -182,6 +301,19 @@ export class AdminBot extends TeamsActivityHandler {
       if (err instanceof CardReply) {
         log('answered');
         return err.card;
+      }
+      if (isDirectoryError(err) && err.code === 'SIGN_IN_REQUIRED' && this.deps.signIn.enabled) {
+        log('signInRequired');
+        return SIGN_IN_NEEDED;
+      }
+      if (isDirectoryError(err) && REFUSAL_CODES.has(err.code)) {
+        // The directory's own refusal (a missing GDAP role, Graph's 403): audited like the bot's, nothing changed.
+        const role = await this.deps.agents.roleOf(callerId).catch(() => 'none' as const);
+        await this.deps.directory
+          .recordRefusal({ id: callerId, name: callerName }, command.name, refusalReason(err), resolved.customerId ?? customerId)
+          .catch((e: Error) => this.deps.logger.warn({ err: e.message }, 'could not audit a refusal'));
+        log('refused', { reason: err.code, role });
+        return errorCard(t, { message: describeError(t, err), hint: t('error.tryHelp') });
       }
       if (isDirectoryError(err)) {
         log('userError', { code: err.code });
@@ -251,6 +383,10 @@ export class AdminBot extends TeamsActivityHandler {
 /** A dialog step that shows a card (the customer choice, or why the dialog cannot go on). */
 function dialogCard(title: string, card: AdaptiveCard): TaskModuleResponse {
   return { task: { type: 'continue', value: { title, card: CardFactory.adaptiveCard(card) } } };
+}
+
+function refusalReason(err: DirectoryError): string {
+  return err.code === 'DIRECTORY_ROLE_MISSING' ? `directory role missing: ${String(err.params.roles ?? '')}` : 'refused by the directory';
 }
 
 function conversationKind(activity: Activity): ConversationKind {

@@ -7,6 +7,10 @@ import { ImportDialogs } from '../services/import/dialogs';
 import { registerImportDialogRoutes } from './dialogs/routes';
 import { ImportRunner } from './importRunner';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
+import type { DirectoryBackend } from '../services/directories/port';
+import { createGraphDirectory } from '../services/directories/graph';
+import type { Caller } from '../services/caller';
+import type { Actor } from '../services/types';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
@@ -19,6 +23,7 @@ import { createLogger } from './logger';
 import { checkProductionRedis } from './redisChecks';
 import { AgentConversations, PrivateChannel } from './privateChannel';
 import { DEMO_DATA_FILE } from './paths';
+import { SignIn } from './signIn';
 
 const HEALTH_TIMEOUT_MS = 1000;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -50,6 +55,8 @@ export interface AppOptions {
   privateChannelFor?: (context: TurnContext) => PrivateChannel;
   /** How long an attached file may take to download (tests shorten the 20 s default). */
   downloadTimeoutMs?: number;
+  /** The directory behind the service (tests); otherwise the settings' DIRECTORY_BACKEND decides. */
+  directoryBackend?: DirectoryBackend;
 }
 
 export interface App {
@@ -78,7 +85,23 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   });
   redis.on('ready', () => (lastRedisError = ''));
   const clock = options.clock ?? systemClock;
-  const directory = new DirectoryService({ redis, keys, clock });
+  // DIRECTORY_BACKEND=graph: each customer's own Entra ID, on behalf of the calling agent (config.ts checked its settings).
+  const backend =
+    options.directoryBackend ??
+    (settings.directoryBackend === 'graph'
+      ? createGraphDirectory({
+          graphBaseUrl: settings.graphBaseUrl,
+          authorityHost: settings.azureAuthorityHost,
+          clientId: settings.azureClientId ?? '',
+          clientSecret: settings.azureClientSecret ?? '',
+          partnerTenantId: settings.partnerTenantId ?? '',
+          redis,
+          keys,
+          now: () => clock.now(),
+          logger,
+        })
+      : undefined);
+  const directory = new DirectoryService({ redis, keys, clock, backend });
   const vault = new CredentialVault(redis, keys, clock);
 
   if (!isEmbedded(redis) && !options.redis) {
@@ -87,7 +110,8 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       throw err;
     });
   }
-  if (isEmbedded(redis)) {
+  // Demo data only for the bot's own directory: a Graph directory's customers are the partner's GDAP customers.
+  if (isEmbedded(redis) && directory.backend.kind === 'redis') {
     const summary = await provision(directory, await readProvisioningFile(DEMO_DATA_FILE));
     logger.info({ ...summary }, 'embedded store: no REDIS_URL, demo data loaded (data is lost when the process stops)');
   }
@@ -106,6 +130,8 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     MicrosoftAppPassword: settings.microsoftAppPassword ?? '',
     MicrosoftAppType: settings.microsoftAppType,
     MicrosoftAppTenantId: settings.microsoftAppTenantId ?? '',
+    // The Bot Framework token service (agents' sign-in tokens); unset: botbuilder's default.
+    ...(settings.botOAuthUrl ? { OAuthUrl: settings.botOAuthUrl } : {}),
   });
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (context, error) => {
@@ -122,7 +148,35 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const conversations = new AgentConversations(redis, keys);
   const importer = new ImportService(directory, vault);
   const dialogs = new ImportDialogs(redis, keys, clock);
-  const importRunner = new ImportRunner({ importer, directory, adapter, appId: settings.microsoftAppId ?? '', conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl });
+  // Sign-in is for a directory that acts on the agent's behalf; the Redis directory never asks for a token.
+  const signIn = new SignIn({
+    redis,
+    keys,
+    connectionName: directory.backend.kind === 'graph' ? settings.oauthConnectionName : undefined,
+    botAppId: settings.microsoftAppId ?? settings.azureClientId,
+    logger,
+  });
+  const appId = settings.microsoftAppId ?? '';
+  /**
+   * The caller of a background job: its owner, with the token the token service keeps for them, read through a
+   * proactive turn in the agent's remembered 1:1 chat (the UserTokenClient is per turn). null when none can be had.
+   */
+  const callerFor = async (owner: Actor): Promise<Caller | null> => {
+    if (!signIn.enabled) return { actor: owner, userAssertion: async () => undefined };
+    const reference = await conversations.find(owner.id);
+    if (!reference?.user?.id) return null;
+    let caller: Caller | null = null;
+    await adapter.continueConversationAsync(appId, reference, async (context) => {
+      caller = signIn.callerFor(context, owner, { askEveryTime: true });
+    });
+    const found = caller as Caller | null;
+    const token = await found?.userAssertion().catch((err: Error) => {
+      logger.warn({ err: err.message }, 'the token service did not answer for a background job');
+      return undefined;
+    });
+    return token ? found : null;
+  };
+  const importRunner = new ImportRunner({ importer, directory, adapter, appId, conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl, callerFor });
   const bot = new AdminBot({
     directory,
     agents,
@@ -136,6 +190,9 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
     logger,
+    signIn,
+    onSignedIn: (agentId) =>
+      void importRunner.resumeOwnedBy(agentId).catch((err: Error) => logger.warn({ err: err.message }, 'could not resume the imports waiting for a sign-in')),
     privateChannelFor: options.privateChannelFor,
     downloadTimeoutMs: options.downloadTimeoutMs,
   });

@@ -5,7 +5,8 @@
  * `SettingsError` whose message has one line per bad setting, e.g.
  *   Invalid setting PORT: must be an integer between 1 and 65535 (got "abc")
  * An empty or blank variable counts as unset (a `.env` line `MicrosoftAppId=` means "not set").
- * The value of MicrosoftAppPassword never appears in a message, and neither do REDIS_URL credentials.
+ * The values of MicrosoftAppPassword and AZURE_CLIENT_SECRET never appear in a message, and neither do REDIS_URL
+ * credentials.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,12 @@ export const DEFAULT_HOST = '127.0.0.1';
  */
 export const DEFAULT_APP_TYPE: MicrosoftAppType = 'MultiTenant';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+export const DIRECTORY_BACKENDS = ['redis', 'graph'] as const;
+export type DirectoryBackendName = (typeof DIRECTORY_BACKENDS)[number];
+export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com/v1.0';
+/** The `@azure/identity` `authorityHost` option (public cloud). */
+export const DEFAULT_AZURE_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
 export interface Settings {
   readonly port: number;
@@ -53,6 +60,20 @@ export interface Settings {
   /** http(s) origin (and optional path prefix) without a trailing slash; default `http://localhost:<port>`. */
   readonly publicBaseUrl: string;
   readonly logLevel: LogLevel;
+  /** Where customers' users and licenses live: the bot's own Redis directory, or each customer's Entra ID (Graph). */
+  readonly directoryBackend: DirectoryBackendName;
+  /** The Azure Bot resource's OAuth connection used for Teams SSO (required with graph). */
+  readonly oauthConnectionName: string | undefined;
+  /** The app registration that exchanges the agent's token on behalf of the agent (default: MicrosoftAppId). */
+  readonly azureClientId: string | undefined;
+  /** Its secret (default: MicrosoftAppPassword). Non-enumerable, like microsoftAppPassword. */
+  readonly azureClientSecret: string | undefined;
+  /** Microsoft Graph's base URL, without a trailing slash. */
+  readonly graphBaseUrl: string;
+  /** Microsoft Entra's authority host (`@azure/identity` authorityHost), without a trailing slash. */
+  readonly azureAuthorityHost: string;
+  /** The Bot Framework token service (botbuilder's `OAuthUrl`); undefined: botbuilder's own default. */
+  readonly botOAuthUrl: string | undefined;
   /** True when MicrosoftAppId is unset: no Bot Framework authentication (Emulator / Agents Playground). */
   readonly localMode: boolean;
 }
@@ -97,6 +118,9 @@ const MSG = {
   tenantGuid: 'must be a GUID: the Directory (tenant) ID of the Microsoft Entra tenant',
   tenantId: 'must be a Microsoft Entra tenant id (8 to 64 hex digits and dashes)',
   logLevel: `must be one of ${LOG_LEVELS.join(', ')}`,
+  directoryBackend: `must be one of ${DIRECTORY_BACKENDS.join(', ')}`,
+  clientId: 'must be a GUID: the Application (client) ID of the app registration that calls Microsoft Graph',
+  connectionName: "must be the name of the Azure Bot resource's OAuth connection (letters, digits, spaces, . _ -; at most 100)",
 } as const;
 
 function idList(value: string): string[] {
@@ -168,6 +192,16 @@ const schema = z.object({
     .transform((v) => v.toLowerCase())
     .refine((v): v is LogLevel => (LOG_LEVELS as readonly string[]).includes(v), { error: MSG.logLevel })
     .optional(),
+  DIRECTORY_BACKEND: z.string()
+    .transform((v) => v.toLowerCase())
+    .refine((v): v is DirectoryBackendName => (DIRECTORY_BACKENDS as readonly string[]).includes(v), { error: MSG.directoryBackend })
+    .optional(),
+  OAUTH_CONNECTION_NAME: z.string().regex(/^[A-Za-z0-9 ._-]{1,100}$/, { error: MSG.connectionName }).optional(),
+  AZURE_CLIENT_ID: z.string().regex(GUID, { error: MSG.clientId }).optional(),
+  AZURE_CLIENT_SECRET: z.string().optional(),
+  GRAPH_BASE_URL: serviceUrl(),
+  AZURE_AUTHORITY_HOST: serviceUrl(),
+  BOT_OAUTH_URL: serviceUrl(),
 });
 
 export type SettingName = keyof typeof schema.shape;
@@ -175,7 +209,7 @@ export type SettingName = keyof typeof schema.shape;
 export const SETTING_NAMES: readonly SettingName[] = Object.freeze(Object.keys(schema.shape) as SettingName[]);
 
 /** Settings whose rejected value is not echoed back: secrets, and lists whose message already names the culprits. */
-const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'ADMIN_AGENTS', 'HELPDESK_AGENTS']);
+const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'AZURE_CLIENT_SECRET', 'ADMIN_AGENTS', 'HELPDESK_AGENTS']);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -199,8 +233,9 @@ function fieldProblems(raw: RawSettings, names: readonly SettingName[]) {
     for (const issue of parsed.error.issues) {
       const setting = String(issue.path[0] ?? '');
       if (problems.has(setting)) continue; // one line per setting: the first reason is the useful one
-      const message = issue.message + gotSuffix(setting, raw[setting as SettingName], raw.MicrosoftAppPassword);
-      problems.set(setting, hideSecret(message, raw.MicrosoftAppPassword));
+      const secrets = [raw.MicrosoftAppPassword, raw.AZURE_CLIENT_SECRET];
+      const message = issue.message + gotSuffix(setting, raw[setting as SettingName], secrets);
+      problems.set(setting, hideSecrets(message, secrets));
     }
   }
   return { problems, values: parsed.success ? (parsed.data as ParsedSettings) : undefined };
@@ -271,6 +306,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     problems.set('REDIS_CLUSTER_NODES', 'cannot be used together with REDIS_URL: set one of them (a single Redis or a cluster)');
   }
 
+  // Graph acts on behalf of each agent: it needs the app that does OBO, the partner's tenant (where the GDAP
+  // customers are read) and the OAuth connection agents sign in through. All that is missing, in one line.
+  if (v?.DIRECTORY_BACKEND === 'graph' && !problems.has('DIRECTORY_BACKEND')) {
+    const missing = [
+      !has('AZURE_CLIENT_ID') && !has('MicrosoftAppId') ? 'AZURE_CLIENT_ID (or MicrosoftAppId)' : '',
+      !has('AZURE_CLIENT_SECRET') && !has('MicrosoftAppPassword') ? 'AZURE_CLIENT_SECRET (or MicrosoftAppPassword)' : '',
+      !has('PARTNER_TENANT_ID') ? 'PARTNER_TENANT_ID' : '',
+      !has('OAUTH_CONNECTION_NAME') ? 'OAUTH_CONNECTION_NAME' : '',
+    ].filter(Boolean);
+    if (missing.length) problems.set('DIRECTORY_BACKEND', `graph requires ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set`);
+    if (has('PROVISION_FILE') && !problems.has('PROVISION_FILE')) {
+      problems.set('PROVISION_FILE', "must be unset with DIRECTORY_BACKEND=graph: customers come from the partner's GDAP relationships, not from a file");
+    }
+  }
+
   if (problems.size > 0 || !v) throw settingsError(problems);
 
   const port = v.PORT ?? DEFAULT_PORT;
@@ -289,13 +339,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     publicBaseUrl: v.PUBLIC_BASE_URL ?? `http://localhost:${port}`,
     logLevel: v.LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
     localMode: v.MicrosoftAppId === undefined,
+    directoryBackend: v.DIRECTORY_BACKEND ?? 'redis',
+    oauthConnectionName: v.OAUTH_CONNECTION_NAME,
+    azureClientId: v.AZURE_CLIENT_ID ?? v.MicrosoftAppId,
+    graphBaseUrl: v.GRAPH_BASE_URL ?? DEFAULT_GRAPH_BASE_URL,
+    azureAuthorityHost: v.AZURE_AUTHORITY_HOST ?? DEFAULT_AZURE_AUTHORITY_HOST,
+    botOAuthUrl: v.BOT_OAUTH_URL,
   };
-  Object.defineProperty(settings, 'microsoftAppPassword', {
-    value: v.MicrosoftAppPassword,
-    enumerable: false,
-    writable: false,
-    configurable: false,
-  });
+  for (const [name, value] of [
+    ['microsoftAppPassword', v.MicrosoftAppPassword],
+    ['azureClientSecret', v.AZURE_CLIENT_SECRET ?? v.MicrosoftAppPassword],
+  ] as const) {
+    Object.defineProperty(settings, name, { value, enumerable: false, writable: false, configurable: false });
+  }
   return Object.freeze(settings) as Settings;
 }
 
@@ -320,6 +376,13 @@ export function settingsForLog(settings: Settings): Record<string, unknown> {
     publicBaseUrl: settings.publicBaseUrl,
     logLevel: settings.logLevel,
     localMode: settings.localMode,
+    directoryBackend: settings.directoryBackend,
+    oauthConnectionName: settings.oauthConnectionName ?? null,
+    azureClientId: settings.azureClientId ?? null,
+    azureClientSecret: settings.azureClientSecret ? '(set)' : '(unset)',
+    graphBaseUrl: settings.graphBaseUrl,
+    azureAuthorityHost: settings.azureAuthorityHost,
+    botOAuthUrl: settings.botOAuthUrl ?? null,
   };
 }
 
@@ -371,9 +434,24 @@ function redactUrl(value: string): string {
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
 }
 
-/** Last line of defence: whatever a message quotes, the password is masked. */
-function hideSecret(message: string, secret: string | undefined): string {
-  return secret ? message.split(secret).join('***') : message;
+/** Last line of defence: whatever a message quotes, the secrets are masked. */
+function hideSecrets(message: string, secrets: ReadonlyArray<string | undefined>): string {
+  return secrets.reduce<string>((m, secret) => (secret ? m.split(secret).join('***') : m), message);
+}
+
+/** An http(s) service URL (Graph, the authority host, the token service); a trailing "/" is dropped. */
+function serviceUrl() {
+  return z.string()
+    .superRefine((v, ctx) => {
+      const u = parseUrl(v);
+      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+        ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+      } else if (u.username || u.password || u.search || u.hash) {
+        ctx.addIssue({ code: 'custom', message: 'must not contain a user name, password, query or fragment' });
+      }
+    })
+    .transform((v) => v.replace(/\/+$/, ''))
+    .optional();
 }
 
 function quote(value: string): string {
@@ -381,10 +459,10 @@ function quote(value: string): string {
   return JSON.stringify(shown); // JSON escaping keeps the message on one line
 }
 
-function gotSuffix(setting: string, value: string | undefined, password: string | undefined): string {
+function gotSuffix(setting: string, value: string | undefined, secrets: ReadonlyArray<string | undefined>): string {
   if (value === undefined || NEVER_ECHO.has(setting)) return '';
   // A secret pasted into the wrong variable must not leak through that variable's message either.
-  if (password && value.includes(password)) return ' (value not shown: it contains MicrosoftAppPassword)';
+  if (secrets.some((secret) => secret && value.includes(secret))) return ' (value not shown: it contains a secret)';
   if (setting === 'PROVISION_FILE') return ''; // the reason already names the resolved path
   return ` (got ${quote(redactUrl(value))})`;
 }

@@ -3,7 +3,11 @@ import type { Logger } from 'pino';
 import type { AdaptiveCard } from '../cards/elements';
 import { translator } from '../cards/i18n';
 import { importProgressCard, importResultsCard, importSummaryCard } from '../cards/importCards';
+import { Caller, runAsCaller } from '../services/caller';
 import type { Clock, DirectoryService } from '../services/directory';
+import { isDirectoryError } from '../services/errors';
+import type { Actor } from '../services/types';
+import { errorCard } from '../cards/common';
 import type { ImportService, ResultLabels, RunHooks } from '../services/import/importer';
 import { describeRowIssue } from './handlers/errors';
 import { AgentConversations, deliverToAgent, rethrowing } from './privateChannel';
@@ -17,6 +21,13 @@ export interface ImportRunnerDeps {
   logger: Logger;
   clock: Clock;
   publicBaseUrl: string;
+  /**
+   * The job owner as the caller of the job's directory calls, outside any turn (the app builds it from the agent's
+   * remembered 1:1 chat and the Bot Framework token service). null: no token can be had now (the agent is not
+   * signed in, or never talked to the bot in a 1:1 chat); the job then waits, untouched, and the agent is told.
+   * Unset (the Redis directory): a caller without a token, which that directory never asks for.
+   */
+  callerFor?: (owner: Actor) => Promise<Caller | null>;
 }
 
 const PROGRESS_INTERVAL_MS = 1000;
@@ -36,6 +47,8 @@ export class ImportRunner {
   private resuming: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly waits = new Set<() => void>();
+  /** Jobs this instance runs now ("<customer> <job>"), so that a resume does not start them twice here. */
+  private readonly active = new Set<string>();
 
   constructor(private readonly deps: ImportRunnerDeps) {}
 
@@ -56,6 +69,23 @@ export class ImportRunner {
     });
     this.resuming = listed.catch(() => undefined);
     return listed;
+  }
+
+  /**
+   * An agent signed in: the jobs of theirs that waited for it (or stopped when their token could not be had) go on.
+   * Returns how many were launched.
+   */
+  async resumeOwnedBy(agentId: string): Promise<number> {
+    const jobs = await this.deps.importer.runningJobs();
+    let launched = 0;
+    for (const j of jobs) {
+      if (this.active.has(`${j.customerId} ${j.jobId}`)) continue;
+      const { job } = await this.deps.importer.progress(j.customerId, j.jobId).catch(() => ({ job: undefined }));
+      if (job?.owner.toLowerCase() !== agentId.toLowerCase()) continue;
+      void this.launch(j.customerId, j.jobId);
+      launched++;
+    }
+    return launched;
   }
 
   /** Settles when the jobs launched so far (the start-up resume included) have ended. */
@@ -83,7 +113,42 @@ export class ImportRunner {
     });
   }
 
+  /**
+   * Runs the job as its owner (services/caller.ts). Without a token for the owner the job does not start (or, when the
+   * token is lost midway, stops between rows: the importer resumes without creating anyone twice); its state stays
+   * "running", the agent gets one message in the 1:1 chat, and the job goes on when the agent signs in again (or at
+   * the next start).
+   */
   private async execute(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'>): Promise<void> {
+    const key = `${customerId} ${jobId}`;
+    if (this.active.has(key)) return;
+    this.active.add(key);
+    try {
+      const { job, state } = await this.deps.importer.progress(customerId, jobId);
+      if (state !== 'running') return;
+      const owner: Actor = { id: job.owner, name: job.ownerName ?? job.owner };
+      const caller = this.deps.callerFor ? await this.deps.callerFor(owner) : { actor: owner, userAssertion: async () => undefined };
+      if (!caller) return await this.waitForSignIn(customerId, jobId, job);
+      try {
+        await runAsCaller(caller, () => this.executeAs(customerId, jobId, testHooks));
+      } catch (err) {
+        if (isDirectoryError(err) && err.code === 'SIGN_IN_REQUIRED') return await this.waitForSignIn(customerId, jobId, job);
+        throw err;
+      }
+    } finally {
+      this.active.delete(key);
+    }
+  }
+
+  private async waitForSignIn(customerId: string, jobId: string, job: Record<string, string>): Promise<void> {
+    const { t } = translator(job.locale);
+    const reference = job.conversation ? (JSON.parse(job.conversation) as Partial<ConversationReference>) : undefined;
+    const card = errorCard(t, { message: t('import.signInNeeded', { customer: customerId }) });
+    const delivery = await deliverToAgent(this.deps.adapter, this.deps.appId, this.deps.conversations, job.owner, reference, card);
+    this.deps.logger.warn({ job: jobId, customer: customerId, told: delivery.ok }, 'import waits for its owner to sign in');
+  }
+
+  private async executeAs(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'>): Promise<void> {
     const { importer, directory, adapter, appId, conversations, clock, publicBaseUrl } = this.deps;
     const { job } = await importer.progress(customerId, jobId);
     const { t } = translator(job.locale);

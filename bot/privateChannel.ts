@@ -47,9 +47,11 @@ export class AgentConversations {
   ) {}
 
   async remember(agentId: string, reference: Partial<ConversationReference>): Promise<void> {
-    const { conversation, serviceUrl, channelId, bot } = reference;
+    const { conversation, serviceUrl, channelId, bot, user } = reference;
     if (!conversation?.id || !serviceUrl) return;
-    const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot };
+    // The agent's Teams user id too: the token service knows the agent's sign-in by it (background jobs ask there).
+    const agent = user?.id ? { user: { id: user.id, aadObjectId: user.aadObjectId, name: user.name } } : {};
+    const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot, ...agent };
     await this.redis.hset(this.keys.agentConversations(), agentId.toLowerCase(), JSON.stringify(stored));
   }
 
@@ -130,7 +132,7 @@ export class ProactivePrivateChannel implements PrivateChannel {
       await rethrowing(
         (logic) => this.adapter.createConversationAsync(this.appId, activity.channelId, activity.serviceUrl, '', parameters, logic),
         async (ctx) => {
-          await this.conversations.remember(this.agentId(), TurnContext.getConversationReference(ctx.activity));
+          await this.conversations.remember(this.agentId(), { ...TurnContext.getConversationReference(ctx.activity), user: activity.from });
           await ctx.sendActivity(message);
         },
       );

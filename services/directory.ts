@@ -240,7 +240,9 @@ export class DirectoryService {
    * customer's audit log when the request named an existing customer.
    */
   async recordRefusal(actor: Actor, action: string, reason: string, customerReference?: string): Promise<void> {
-    const matches = customerReference ? await this.findCustomers(customerReference) : [];
+    // The refusal is recorded even when the customer cannot be looked up for this caller (a directory that needs the
+    // agent's sign-in, or is unreachable): then in the partner-wide log only.
+    const matches = customerReference ? await this.findCustomers(customerReference).catch(() => [] as Customer[]) : [];
     const customer = matches.length === 1 ? matches[0] : undefined;
     const entry = (target: string) => ({ at: this.clock.now(), actorId: actor.id, actorName: actor.name, action, target, result: `refused: ${reason}` });
     await Promise.all([

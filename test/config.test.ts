@@ -44,8 +44,15 @@ describe('loadSettings defaults', () => {
       publicBaseUrl: 'http://localhost:3978',
       logLevel: 'info',
       localMode: true,
+      directoryBackend: 'redis',
+      oauthConnectionName: undefined,
+      azureClientId: undefined,
+      graphBaseUrl: 'https://graph.microsoft.com/v1.0',
+      azureAuthorityHost: 'https://login.microsoftonline.com',
+      botOAuthUrl: undefined,
     });
     expect(s.microsoftAppPassword).toBeUndefined();
+    expect(s.azureClientSecret).toBeUndefined();
     expect(localMode(s)).toBe(true);
   });
 
@@ -261,5 +268,44 @@ describe('loadSomeSettings', () => {
     expect(() => loadSomeSettings(['PORT'], { PORT: 'x' })).toThrow(
       'Invalid setting PORT: must be an integer between 1 and 65535 (got "x")',
     );
+  });
+});
+
+describe('the Graph directory settings', () => {
+  const GRAPH_ENV = { DIRECTORY_BACKEND: 'graph', AZURE_CLIENT_ID: APP_ID, AZURE_CLIENT_SECRET: SECRET, PARTNER_TENANT_ID: TENANT, OAUTH_CONNECTION_NAME: 'graph-sso' };
+
+  it('fails with ONE line naming everything graph needs that is missing', () => {
+    const err = errorOf({ DIRECTORY_BACKEND: 'graph' });
+    expect(err.message.split('\n')).toEqual([
+      'Invalid setting DIRECTORY_BACKEND: graph requires AZURE_CLIENT_ID (or MicrosoftAppId), AZURE_CLIENT_SECRET (or MicrosoftAppPassword), PARTNER_TENANT_ID, OAUTH_CONNECTION_NAME, which are not set',
+    ]);
+    expect(errorOf({ ...GRAPH_ENV, OAUTH_CONNECTION_NAME: '' }).message).toBe(
+      'Invalid setting DIRECTORY_BACKEND: graph requires OAUTH_CONNECTION_NAME, which is not set',
+    );
+  });
+
+  it('works in local mode with AZURE_CLIENT_ID/SECRET, keeps the secret out of enumeration and logs, trims URLs', () => {
+    const s = loadSettings({ ...GRAPH_ENV, GRAPH_BASE_URL: 'http://127.0.0.1:9/v1.0/', AZURE_AUTHORITY_HOST: 'http://127.0.0.1:8', BOT_OAUTH_URL: 'http://127.0.0.1:7/' });
+    expect(s.localMode).toBe(true);
+    expect(s).toMatchObject({ directoryBackend: 'graph', azureClientId: APP_ID, oauthConnectionName: 'graph-sso', graphBaseUrl: 'http://127.0.0.1:9/v1.0', azureAuthorityHost: 'http://127.0.0.1:8', botOAuthUrl: 'http://127.0.0.1:7' });
+    expect(s.azureClientSecret).toBe(SECRET);
+    expect(Object.keys(s)).not.toContain('azureClientSecret');
+    expect(JSON.stringify(s) + util.inspect(s) + JSON.stringify(settingsForLog(s))).not.toContain(SECRET);
+  });
+
+  it('defaults the client id and secret to the bot app registration', () => {
+    const s = loadSettings({ DIRECTORY_BACKEND: 'Graph', MicrosoftAppId: APP_ID, MicrosoftAppPassword: SECRET, PARTNER_TENANT_ID: TENANT, OAUTH_CONNECTION_NAME: 'sso' });
+    expect(s.directoryBackend).toBe('graph');
+    expect(s.azureClientId).toBe(APP_ID);
+    expect(s.azureClientSecret).toBe(SECRET);
+  });
+
+  it('refuses PROVISION_FILE with graph, a bad backend and bad URLs; never echoes the client secret', () => {
+    expect(errorOf({ ...GRAPH_ENV, PROVISION_FILE: provisionFile }).message).toMatch(/^Invalid setting PROVISION_FILE: must be unset with DIRECTORY_BACKEND=graph/);
+    expect(errorOf({ DIRECTORY_BACKEND: 'ldap' }).message).toBe('Invalid setting DIRECTORY_BACKEND: must be one of redis, graph (got "ldap")');
+    expect(errorOf({ GRAPH_BASE_URL: 'ftp://x' }).message).toMatch(/^Invalid setting GRAPH_BASE_URL: must be an http/);
+    const err = errorOf({ ...GRAPH_ENV, AZURE_CLIENT_ID: SECRET, BOT_OAUTH_URL: `x${SECRET}` });
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).toContain('AZURE_CLIENT_ID');
   });
 });

@@ -8,7 +8,7 @@ import type { ImportDialogs } from '../../services/import/dialogs';
 import type { ImportRunner } from '../importRunner';
 import type { IncomingFile } from '../fileDownload';
 import type { Actor } from '../../services/types';
-import type { AgentRoles, CallerRole } from '../agents';
+import type { Access, AgentRoles, CallerRole } from '../agents';
 import type { PrivateChannel } from '../privateChannel';
 
 export type ConversationKind = 'personal' | 'groupChat' | 'channel';
@@ -35,7 +35,13 @@ export interface HandlerContext {
   publicBaseUrl: string;
   t: Translator['t'];
   locale: string;
+  /**
+   * The role the caller acts with this turn: the bot's role table, capped by what the customer's directory grants the
+   * agent there (GDAP) once the customer is resolved (see resolve.ts).
+   */
   caller: Actor & { tenantId: string; role: CallerRole };
+  /** Who may run this turn's command (the command table's access level), for the directory gate. */
+  access: Access;
   conversation: ConversationKind;
   /** The typed text (for re-running a command with a chosen customer); empty for card actions. */
   text: string;

@@ -1,6 +1,7 @@
 import { choiceCard, errorCard } from '../../cards/common';
 import { DirectoryError, isDirectoryError } from '../../services/errors';
 import type { Customer, CustomerUser } from '../../services/types';
+import { CallerRole, mayRun } from '../agents';
 import { tokenize } from '../commands/parse';
 import { CardReply, HandlerContext } from './context';
 import { describeError } from './errors';
@@ -24,10 +25,26 @@ function rewrite(text: string, from: string, to: string): string {
   return line;
 }
 
-/** Customer by id, domain or name; none → error card, several → a card to choose. */
+const RANK: Record<CallerRole, number> = { none: 0, helpdesk: 1, admin: 2 };
+
+/**
+ * The directory's gate, once the customer is known: a directory that grants rights of its own (Graph: the agent's
+ * GDAP roles in that customer) caps the caller's role for this turn, so the cards offer only what the agent may do
+ * there; a command the capped role may not run is refused with the directory roles that are missing. The Redis
+ * directory grants nothing of its own (null): the bot's role table alone counts.
+ */
+async function gateDirectoryAccess(ctx: HandlerContext, customer: Customer): Promise<void> {
+  const access = await ctx.directory.accessFor(customer.id);
+  if (!access) return;
+  if (RANK[access.level] < RANK[ctx.caller.role]) ctx.caller.role = access.level;
+  if (!mayRun(ctx.caller.role, ctx.access)) throw new DirectoryError('DIRECTORY_ROLE_MISSING', { roles: access.missing.join(', ') });
+}
+
+/** Customer by id, domain or name; none → error card, several → a card to choose. Then the directory's gate. */
 export async function resolveCustomer(ctx: HandlerContext, reference: string): Promise<Customer> {
-  const found = (customer: Customer): Customer => {
+  const found = async (customer: Customer): Promise<Customer> => {
     ctx.resolved.customerId = customer.id;
+    await gateDirectoryAccess(ctx, customer);
     return customer;
   };
   // A card's button names the customer by its id: read that customer alone rather than every customer's name.

@@ -16,6 +16,10 @@
  *   <root>{a:<agentId>}:undelivered:<op> string why the passwords of an operation (a create, a reset, a finished series)
  *                                               could not be sent to the agent privately; 48 h, so that a repeated
  *                                               delivery of the same button answers as the first did
+ *   <root>{a:<agentId>}:pending-signin   string the command an agent typed before signing in (text, conversation reference,
+ *                                               locale; never a token), run once sign-in completes; 10 min, taken once
+ *   <root>{a:<agentId>}:signin-exchange:<sha256(id)>  string  a Teams SSO token exchange already handled (Teams may
+ *                                               deliver the same signin/tokenExchange twice or to several instances); 10 min
  *   <root>download:<sha256(link id)>     hash   owner, filename, expiresAt, AES-GCM sealed file; 10 min, read once
  *   <root>dialog-token:<sha256(token)>   hash   an Import users dialog's one-time token: agent, customer, conversation
  *                                               (reference), locale, expiresAt; 15 min, deleted by the upload it allows
@@ -95,6 +99,14 @@ export class KeyLayout {
   /** A finished series: what its confirmation showed, for a repeated Finish (same hash tag as the series). */
   credentialSeriesDone(agentId: string, seriesId: string): string {
     return `${this.credentialSeries(agentId, seriesId)}:done`;
+  }
+  /** The command an agent typed before signing in (bot state, never a token). */
+  pendingSignIn(agentId: string): string {
+    return `${this.root}{a:${agentId.toLowerCase()}}:pending-signin`;
+  }
+  /** A handled signin/tokenExchange, by the hash of its id (SET NX de-duplicates the exchange). */
+  signInExchange(agentId: string, exchangeIdHash: string): string {
+    return `${this.root}{a:${agentId.toLowerCase()}}:signin-exchange:${exchangeIdHash}`;
   }
   credentialSeries(agentId: string, seriesId: string): string {
     return `${this.root}{a:${agentId.toLowerCase()}}:series:${seriesId}`;
