@@ -1,10 +1,12 @@
 /**
  * The product, end to end over HTTP, as Teams drives it: typed commands to POST /api/messages (replies arrive at a
  * fake connector service), card buttons as `adaptiveCard/action` invokes (answered in the same HTTP response).
- * Real Redis (the jest globalSetup's), a random key root per test, a fake clock.
+ * Real Redis (the jest globalSetup's), a random key root per test, a fake clock. Every test runs once per directory,
+ * from the same body: the Redis directory, and the Microsoft Graph directory against the Graph / Entra stand-in with
+ * the agents signed in (test/support/storyWorld.ts).
  */
 import { VERBS } from '../../cards/verbs';
-import { BotApp, errorLogs, LEE, MEGAN, startBotApp, STORY_CUSTOMER, TENANT } from '../support/botApp';
+import { errorLogs, LEE, MEGAN, TENANT } from '../support/botApp';
 import {
   actionTitles,
   Agent,
@@ -24,14 +26,12 @@ import {
   Where,
 } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
-import { SeededCustomer, TestDirectory } from '../support/testDirectory';
+import { STORY_BACKENDS, startStoryWorld, StoryWorld } from '../support/storyWorld';
 
 const STRANGER: Agent = { id: '29:1stranger', aadObjectId: '0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b', name: 'Not Staff' };
 
 let connector: FakeConnector;
-let botApp: BotApp;
-let t: TestDirectory;
-let c: SeededCustomer;
+let w: StoryWorld;
 
 beforeAll(async () => {
   connector = await startFakeConnector();
@@ -41,36 +41,14 @@ afterAll(async () => {
   await connector.stop();
 });
 
-beforeEach(async () => {
-  botApp = await startBotApp(connector, {
-    seed: STORY_CUSTOMER,
-  });
-  ({ t, c } = botApp);
-});
-
-afterEach(async () => {
-  await botApp.stop();
-  // Nothing unexpected reached the connector, and no turn failed inside the bot.
-  expect(connector.unexpected()).toEqual([]);
-  expect(errorLogs(botApp.logLines)).toEqual([]);
-});
-
 // ------------------------------------------------------------------------------------------ helpers
 
-const client = (agent?: Agent) => botApp.client(agent);
-
-async function seats(): Promise<Record<string, { assigned: number; available: number }>> {
-  const subs = await t.directory.getSubscriptions('contoso');
-  return Object.fromEntries(subs.map((s) => [s.skuId, { assigned: s.assignedSeats, available: s.availableSeats }]));
-}
-
-async function licensesOf(userId: string): Promise<string[]> {
-  return (await t.directory.getUser('contoso', userId)).licenses.sort();
-}
-
-async function activeUpns(): Promise<string[]> {
-  return (await t.directory.listUsers('contoso', { pageSize: 100 })).users.map((u) => u.userPrincipalName).sort();
-}
+const client = (agent?: Agent) => w.botApp.client(agent);
+const seats = () => w.seats();
+const licensesOf = (userId: string) => w.licensesOf(userId);
+const activeUpns = () => w.activeUpns();
+/** Seats of the story's two licenses, keyed by their ids on the directory in use. */
+const bySku = (e3: { assigned: number; available: number }, e5: { assigned: number; available: number }) => ({ [w.E3]: e3, [w.E5]: e5 });
 
 /**
  * Types a command and returns the card the bot replied with through the connector. Kept here rather than botApp's say:
@@ -119,8 +97,8 @@ const NEW_USER = {
   domain: 'contoso.com',
   usageLocation: 'KR',
   role: 'user',
-  licenses: 'O365_E3,SPE_E5',
 };
+const newUser = () => ({ ...NEW_USER, licenses: `${w.E3},${w.E5}` });
 
 // ------------------------------------------------------------------------------------------ the story
 
@@ -129,10 +107,10 @@ const NEW_USER = {
  * → Restore one. Returns the password the agent was shown for the new user.
  */
 async function fullStory(bot: BotClient, where: Where): Promise<{ newUserId: string; shownPassword?: string }> {
-  const alice = c.user('alice').id;
-  const bob = c.user('bob').id;
-  const carol = c.user('carol').id;
-  expect(await seats()).toEqual({ O365_E3: { assigned: 3, available: 7 }, SPE_E5: { assigned: 1, available: 2 } });
+  const alice = w.userId('alice');
+  const bob = w.userId('bob');
+  const carol = w.userId('carol');
+  expect(await seats()).toEqual(bySku({ assigned: 3, available: 7 }, { assigned: 1, available: 2 }));
 
   // 1. users contoso
   let users = await say(bot, 'users contoso', where);
@@ -150,11 +128,11 @@ async function fullStory(bot: BotClient, where: Where): Promise<{ newUserId: str
   const form = await press(bot, users, 'Add user', {}, where);
   expect(texts(form)).toContain('Add user \u2014 Contoso Ltd');
   expect(choicesOf(form, 'licenses').map((ch) => ch.title)).toEqual(['Office 365 E3 \u2014 7 of 10 available', 'Microsoft 365 E5 \u2014 2 of 3 available']);
-  const created = await press(bot, form, 'Save', NEW_USER, where);
+  const created = await press(bot, form, 'Save', newUser(), where);
   expect(texts(created)).toEqual(expect.arrayContaining(['User created', 'Nina Park \u2014 nina.park@contoso.com', 'Licenses: Office 365 E3, Microsoft 365 E5']));
-  const nina = (await t.directory.findUser('contoso', 'nina.park@contoso.com'));
-  expect(nina).toMatchObject({ displayName: 'Nina Park', usageLocation: 'KR', role: 'user', licenses: ['O365_E3', 'SPE_E5'], mustChangePassword: true });
-  expect(await seats()).toEqual({ O365_E3: { assigned: 4, available: 6 }, SPE_E5: { assigned: 2, available: 1 } });
+  const nina = await w.userByUpn('nina.park@contoso.com');
+  expect(nina).toMatchObject({ displayName: 'Nina Park', usageLocation: 'KR', role: 'user', licenses: [w.E3, w.E5].sort(), mustChangePassword: true });
+  expect(await seats()).toEqual(bySku({ assigned: 4, available: 6 }, { assigned: 2, available: 1 }));
   const shownPassword = passwordOn(created);
 
   // 3. Manage licenses for Alice, Carol and Nina: E3 for all of them, E5 for none
@@ -163,14 +141,14 @@ async function fullStory(bot: BotClient, where: Where): Promise<{ newUserId: str
   const selected = [userChoice(users, 'alice'), userChoice(users, 'carol'), nina.id].join(',');
   const manage = await press(bot, users, 'Manage licenses', { userIds: selected }, where);
   expect(texts(manage)).toContain('Selected: Alice Smith, Carol White, Nina Park');
-  expect(choicesOf(manage, 'lic_O365_E3').map((ch) => ch.value)).toEqual(['all', 'some', 'none']);
-  const results = await press(bot, manage, 'Save', { lic_O365_E3: 'all', lic_SPE_E5: 'none' }, where);
+  expect(choicesOf(manage, `lic_${w.E3}`).map((ch) => ch.value)).toEqual(['all', 'some', 'none']);
+  const results = await press(bot, manage, 'Save', { [`lic_${w.E3}`]: 'all', [`lic_${w.E5}`]: 'none' }, where);
   expect(texts(results)).toContain('Licenses updated \u2014 Contoso Ltd');
   expect(texts(results)).toEqual(expect.arrayContaining(['Carol White \u2014 carol@contoso.onmicrosoft.com', 'Added: Office 365 E3. Removed: None.', 'Added: None. Removed: Microsoft 365 E5.', 'No change.']));
-  expect(await licensesOf(alice)).toEqual(['O365_E3']);
-  expect(await licensesOf(carol)).toEqual(['O365_E3']);
-  expect(await licensesOf(nina.id)).toEqual(['O365_E3']);
-  expect(await seats()).toEqual({ O365_E3: { assigned: 5, available: 5 }, SPE_E5: { assigned: 1, available: 2 } });
+  expect(await licensesOf(alice)).toEqual([w.E3]);
+  expect(await licensesOf(carol)).toEqual([w.E3]);
+  expect(await licensesOf(nina.id)).toEqual([w.E3]);
+  expect(await seats()).toEqual(bySku({ assigned: 5, available: 5 }, { assigned: 1, available: 2 }));
 
   // 4. Delete Bob and Carol: confirmation, then the users card with "Deleted users (2)"
   users = await press(bot, results, 'Back to users', {}, where);
@@ -182,7 +160,7 @@ async function fullStory(bot: BotClient, where: Where): Promise<{ newUserId: str
   expect(actionTitles(users)).toContain('Deleted users (2)');
   expect(choicesOf(users, 'userIds').map((ch) => ch.value)).toEqual([alice, userChoice(users, 'dave'), nina.id]);
   expect(await activeUpns()).toEqual(['alice@contoso.onmicrosoft.com', 'dave@contoso.onmicrosoft.com', 'nina.park@contoso.com']);
-  expect(await seats()).toEqual({ O365_E3: { assigned: 3, available: 7 }, SPE_E5: { assigned: 0, available: 3 } });
+  expect(await seats()).toEqual(bySku({ assigned: 3, available: 7 }, { assigned: 0, available: 3 }));
 
   // 5. Deleted users (2) → restore Bob: he gets both licenses back; the card lists only Carol
   const deleted = await press(bot, users, 'Deleted users (2)', {}, where);
@@ -194,244 +172,254 @@ async function fullStory(bot: BotClient, where: Where): Promise<{ newUserId: str
   expect(texts(afterRestore)).toEqual(expect.arrayContaining(['bob@contoso.onmicrosoft.com: restored.', 'Licenses given back: Office 365 E3, Microsoft 365 E5']));
   expect(choicesOf(afterRestore, 'userIds').map((ch) => ch.value)).toEqual([carol]);
   expect(visibleText(afterRestore)).not.toContain('Bob Jones \u2014 bob@contoso.onmicrosoft.com \u2014');
-  expect(await licensesOf(bob)).toEqual(['O365_E3', 'SPE_E5']);
-  expect(await seats()).toEqual({ O365_E3: { assigned: 4, available: 6 }, SPE_E5: { assigned: 1, available: 2 } });
-  expect((await t.directory.listDeletedUsers('contoso')).map((u) => u.id)).toEqual([carol]);
+  expect(await licensesOf(bob)).toEqual([w.E3, w.E5].sort());
+  expect(await seats()).toEqual(bySku({ assigned: 4, available: 6 }, { assigned: 1, available: 2 }));
+  expect(await w.deletedIds()).toEqual([carol]);
 
   return { newUserId: nina.id, shownPassword };
 }
 
-describe('the whole story', () => {
-  test('in the personal chat', async () => {
-    const bot = client(MEGAN);
-    const { newUserId, shownPassword } = await fullStory(bot, PERSONAL);
-    // In the 1:1 chat the new user's temporary password is on the card, and it is the real one.
-    expect(shownPassword).toEqual(expect.any(String));
-    expect(await t.directory.verifyUserPassword('contoso', newUserId, shownPassword as string)).toBe(true);
-    // Typed commands were answered in the chat; every button was answered in its HTTP response.
-    expect(connector.activitiesIn(bot.conversationId(PERSONAL))).toHaveLength(1);
-    expect(connector.createdConversations()).toEqual([]);
+describe.each(STORY_BACKENDS)('on the %s directory', (backend) => {
+  beforeEach(async () => {
+    w = await startStoryWorld(backend, connector);
   });
 
-  test('in a channel, @mentioning the bot; the password goes only to the agent\u2019s 1:1 chat', async () => {
-    const bot = client(LEE);
-    const { newUserId, shownPassword } = await fullStory(bot, CHANNEL);
-    expect(shownPassword).toBeUndefined();
-
-    // The 1:1 chat was created through POST /v3/conversations, for this agent, in the partner's tenant.
-    const createdChats = connector.createdConversations();
-    expect(createdChats).toHaveLength(1);
-    expect(createdChats[0].parameters).toMatchObject({ isGroup: false, members: [{ id: LEE.id }], tenantId: TENANT, bot: { id: '28:partner-admin-bot' } });
-    const [dm] = await connector.waitForActivities(createdChats[0].id, 1);
-    const password = passwordOn(cardOf(dm));
-    expect(password).toEqual(expect.any(String));
-    expect(await t.directory.verifyUserPassword('contoso', newUserId, password as string)).toBe(true);
-
-    // Nowhere else: not in the channel thread, not in any other activity.
-    const elsewhere = connector.records().filter((r) => r.conversationId !== createdChats[0].id);
-    expect(elsewhere.length).toBeGreaterThan(0);
-    expect(elsewhere.filter((r) => JSON.stringify(r.activity).includes(password as string))).toEqual([]);
-    expect(connector.activitiesIn(createdChats[0].id)).toHaveLength(1);
+  afterEach(async () => {
+    await w.stop();
+    // Nothing unexpected reached the connector, and no turn failed inside the bot.
+    expect(connector.unexpected()).toEqual([]);
+    expect(errorLogs(w.botApp.logLines)).toEqual([]);
   });
 
-  test('the password of a user added in a channel never appears in the channel\u2019s answer', async () => {
-    const bot = client(LEE);
-    const users = await say(bot, 'users contoso', CHANNEL);
-    const form = await press(bot, users, 'Add user', {}, CHANNEL);
-    const answer = await bot.click(form, 'Save', NEW_USER, CHANNEL);
-    expectCardAnswer(answer);
-    expect(visibleText(answer.card)).toContain('The temporary password was sent to you in a private chat.');
-    const [chat] = connector.createdConversations();
-    const [dm] = await connector.waitForActivities(chat.id, 1);
-    const password = passwordOn(cardOf(dm)) as string;
-    expect(password.length).toBeGreaterThanOrEqual(14);
-    expect(JSON.stringify(answer.body)).not.toContain(password);
-    expect(connector.activitiesIn(bot.conversationId(CHANNEL)).map((a) => JSON.stringify(a)).join('')).not.toContain(password);
-  });
+  describe('the whole story', () => {
+    test('in the personal chat', async () => {
+      const bot = client(MEGAN);
+      const { newUserId, shownPassword } = await fullStory(bot, PERSONAL);
+      // In the 1:1 chat the new user's temporary password is on the card, and it is the real one.
+      expect(shownPassword).toEqual(expect.any(String));
+      expect(await w.verifyPassword(newUserId, shownPassword as string)).toBe(true);
+      // Typed commands were answered in the chat; every button was answered in its HTTP response.
+      expect(connector.activitiesIn(bot.conversationId(PERSONAL))).toHaveLength(1);
+      expect(connector.createdConversations()).toEqual([]);
+    });
 
-  test('when the bot cannot reach the agent privately (not installed: 403), the channel answer says so and no password is shown anywhere', async () => {
-    const bot = client(LEE);
-    connector.failCreateConversation(403);
-    const users = await say(bot, 'users contoso', CHANNEL);
-    const form = await press(bot, users, 'Add user', {}, CHANNEL);
-    const answer = await bot.click(form, 'Save', NEW_USER, CHANNEL);
-    expectCardAnswer(answer);
-    expect(visibleText(answer.card)).toContain('I could not send you the password privately because the bot is not installed for you.');
-    expect(passwordOn(answer.card)).toBeUndefined();
-    expect(connector.records().filter((r) => passwordOn(cardOf(r.activity)) !== undefined)).toEqual([]);
-    expect(await activeUpns()).toContain('nina.park@contoso.com'); // the user exists; reset password makes a new one
-  });
+    test('in a channel, @mentioning the bot; the password goes only to the agent\u2019s 1:1 chat', async () => {
+      const bot = client(LEE);
+      const { newUserId, shownPassword } = await fullStory(bot, CHANNEL);
+      expect(shownPassword).toBeUndefined();
 
-  test('in a group chat, after the bot\u2019s @mention', async () => {
-    const bot = client(MEGAN);
-    const card = await say(bot, 'licenses contoso', GROUP_CHAT);
-    expect(texts(card)).toEqual(expect.arrayContaining(['Licenses \u2014 Contoso Ltd', 'Office 365 E3 (O365_E3)', 'Total 10 \u00b7 Assigned 3 \u00b7 Available 7']));
-  });
-});
+      // The 1:1 chat was created through POST /v3/conversations, for this agent, in the partner's tenant.
+      const createdChats = connector.createdConversations();
+      expect(createdChats).toHaveLength(1);
+      expect(createdChats[0].parameters).toMatchObject({ isGroup: false, members: [{ id: LEE.id }], tenantId: TENANT, bot: { id: '28:partner-admin-bot' } });
+      const [dm] = await connector.waitForActivities(createdChats[0].id, 1);
+      const password = passwordOn(cardOf(dm));
+      expect(password).toEqual(expect.any(String));
+      expect(await w.verifyPassword(newUserId, password as string)).toBe(true);
 
-// ------------------------------------------------------------------------------------------ stale and repeated
+      // Nowhere else: not in the channel thread, not in any other activity.
+      const elsewhere = connector.records().filter((r) => r.conversationId !== createdChats[0].id);
+      expect(elsewhere.length).toBeGreaterThan(0);
+      expect(elsewhere.filter((r) => JSON.stringify(r.activity).includes(password as string))).toEqual([]);
+      expect(connector.activitiesIn(createdChats[0].id)).toHaveLength(1);
+    });
 
-describe('stale cards and repeated deliveries', () => {
-  test('a confirmation drawn before the user changed is refused with a refreshed users card; nothing is deleted', async () => {
-    const bot = client();
-    const alice = c.user('alice').id;
-    const bob = c.user('bob').id;
-    const users = await say(bot, 'users contoso');
-    const confirm = await press(bot, users, 'Delete', { userIds: `${alice},${bob}` });
-    // Meanwhile someone gives Alice an E5 license.
-    await t.directory.changeLicenses('contoso', [{ userId: alice }], { add: ['SPE_E5'] }, { actor: t.actor });
-    const before = await seats();
-
-    const answer = await press(bot, confirm, 'Delete');
-    expect(texts(answer)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
-    expect(texts(answer)).toContain('Users and licenses \u2014 Contoso Ltd');
-    expect(choicesOf(answer, 'userIds').find((ch) => ch.value === alice)?.title).toBe('Alice Smith \u2014 alice@contoso.onmicrosoft.com \u2014 Office 365 E3, Microsoft 365 E5');
-    expect(await activeUpns()).toHaveLength(4);
-    expect((await t.directory.listDeletedUsers('contoso')).length).toBe(0);
-    expect(await seats()).toEqual(before);
-  });
-
-  test('the same confirmation delivered twice at once (Teams retry) deletes once and answers the same', async () => {
-    const bot = client();
-    const carol = c.user('carol').id;
-    const dave = c.user('dave').id;
-    const users = await say(bot, 'users contoso');
-    const confirm = await press(bot, users, 'Delete', { userIds: `${carol},${dave}` });
-    const { verb, data } = submission(confirm, 'Delete');
-    const activity = bot.invokeActivity(verb, data);
-    const [first, second] = await Promise.all([bot.sendInvoke(activity), bot.sendInvoke(activity)]);
-    expectCardAnswer(first);
-    expectCardAnswer(second);
-    expect(visibleText(second.card)).toBe(visibleText(first.card));
-    expect(texts(first.card)).toContain('2 users deleted. You can restore them from Deleted users within 30 days.');
-    expect((await t.directory.listDeletedUsers('contoso')).map((u) => u.id).sort()).toEqual([carol, dave].sort());
-    expect(await seats()).toEqual({ O365_E3: { assigned: 2, available: 8 }, SPE_E5: { assigned: 1, available: 2 } });
-    const deletions = (await t.directory.audit('contoso')).entries.filter((e) => e.action === 'delete-users');
-    expect(deletions).toHaveLength(1);
-  });
-
-  test('the same license change delivered twice in a row applies once and answers the same', async () => {
-    const bot = client();
-    const carol = c.user('carol').id;
-    const users = await say(bot, 'users contoso');
-    const manage = await press(bot, users, 'Manage licenses', { userIds: carol });
-    const { verb, data } = submission(manage, 'Save', { lic_O365_E3: 'all', lic_SPE_E5: 'all' });
-    const activity = bot.invokeActivity(verb, data);
-    const first = await bot.sendInvoke(activity);
-    const second = await bot.sendInvoke(activity);
-    expectCardAnswer(first);
-    expectCardAnswer(second);
-    expect(texts(first.card)).toContain('Added: Office 365 E3, Microsoft 365 E5. Removed: None.');
-    expect(visibleText(second.card)).toBe(visibleText(first.card));
-    expect(await licensesOf(carol)).toEqual(['O365_E3', 'SPE_E5']);
-    expect(await seats()).toEqual({ O365_E3: { assigned: 4, available: 6 }, SPE_E5: { assigned: 2, available: 1 } });
-  });
-
-  test('the same restore delivered twice in a row restores once and answers the same', async () => {
-    const bot = client();
-    const bob = c.user('bob').id;
-    await t.directory.deleteUsers('contoso', [{ userId: bob }], { actor: t.actor });
-    const deleted = await say(bot, 'deleted users contoso');
-    const { verb, data } = submission(deleted, 'Restore', { userIds: bob });
-    const activity = bot.invokeActivity(verb, data);
-    const first = await bot.sendInvoke(activity);
-    const second = await bot.sendInvoke(activity);
-    expect(texts(first.card)).toContain('bob@contoso.onmicrosoft.com: restored.');
-    expect(visibleText(second.card)).toBe(visibleText(first.card));
-    expect(await seats()).toEqual({ O365_E3: { assigned: 3, available: 7 }, SPE_E5: { assigned: 1, available: 2 } });
-    expect((await t.directory.audit('contoso')).entries.filter((e) => e.action === 'restore-users')).toHaveLength(1);
-  });
-
-  test('the same Add user submit delivered twice creates one user and never shows a second, different password', async () => {
-    const bot = client();
-    const users = await say(bot, 'users contoso');
-    const form = await press(bot, users, 'Add user');
-    const { verb, data } = submission(form, 'Save', NEW_USER);
-    const activity = bot.invokeActivity(verb, data);
-    const [first, second] = await Promise.all([bot.sendInvoke(activity), bot.sendInvoke(activity)]);
-    expectCardAnswer(first);
-    expectCardAnswer(second);
-    expect((await activeUpns()).filter((u) => u === 'nina.park@contoso.com')).toHaveLength(1);
-    const passwords = [passwordOn(first.card), passwordOn(second.card)].filter((p): p is string => !!p);
-    expect(passwords.length).toBeLessThanOrEqual(1);
-    const nina = await t.directory.findUser('contoso', 'nina.park@contoso.com');
-    for (const p of passwords) expect(await t.directory.verifyUserPassword('contoso', nina.id, p)).toBe(true);
-    expect(await seats()).toEqual({ O365_E3: { assigned: 4, available: 6 }, SPE_E5: { assigned: 2, available: 1 } });
-  });
-});
-
-// ------------------------------------------------------------------------------------------ mistakes
-
-describe('mistakes get a card that says what went wrong', () => {
-  test('a malformed invoke: 200 with an error card, nothing changes', async () => {
-    const bot = client();
-    const before = await seats();
-    for (const [verb, data] of [
-      [VERBS.confirmDeleteUsers, { customerId: 'contoso', userIds: 42, versions: {}, operationId: 'op-0123456789' }],
-      [VERBS.deleteUsers, 'contoso'],
-      ['dropDatabase', { customerId: 'contoso' }],
-      ['constructor', {}],
-    ] as Array<[string, unknown]>) {
-      const answer = await bot.invoke(verb, data);
+    test('the password of a user added in a channel never appears in the channel\u2019s answer', async () => {
+      const bot = client(LEE);
+      const users = await say(bot, 'users contoso', CHANNEL);
+      const form = await press(bot, users, 'Add user', {}, CHANNEL);
+      const answer = await bot.click(form, 'Save', newUser(), CHANNEL);
       expectCardAnswer(answer);
-      expect(texts(answer.card)).toEqual(['Something needs your attention', 'This button sent data I cannot use. Open the card again with the command.']);
-    }
-    // An invoke that is not an Action.Execute at all
-    const odd = await bot.sendInvoke(bot.activity('invoke', PERSONAL, { name: 'adaptiveCard/action', value: { action: { type: 'Action.Submit', data: {} } } }));
-    expectCardAnswer(odd);
-    expect(texts(odd.card)).toContain('This button sent data I cannot use. Open the card again with the command.');
-    expect(await seats()).toEqual(before);
-    expect(await activeUpns()).toHaveLength(4);
+      expect(visibleText(answer.card)).toContain('The temporary password was sent to you in a private chat.');
+      const [chat] = connector.createdConversations();
+      const [dm] = await connector.waitForActivities(chat.id, 1);
+      const password = passwordOn(cardOf(dm)) as string;
+      expect(password.length).toBeGreaterThanOrEqual(14);
+      expect(JSON.stringify(answer.body)).not.toContain(password);
+      expect(connector.activitiesIn(bot.conversationId(CHANNEL)).map((a) => JSON.stringify(a)).join('')).not.toContain(password);
+    });
+
+    test('when the bot cannot reach the agent privately (not installed: 403), the channel answer says so and no password is shown anywhere', async () => {
+      const bot = client(LEE);
+      connector.failCreateConversation(403);
+      const users = await say(bot, 'users contoso', CHANNEL);
+      const form = await press(bot, users, 'Add user', {}, CHANNEL);
+      const answer = await bot.click(form, 'Save', newUser(), CHANNEL);
+      expectCardAnswer(answer);
+      expect(visibleText(answer.card)).toContain('I could not send you the password privately because the bot is not installed for you.');
+      expect(passwordOn(answer.card)).toBeUndefined();
+      expect(connector.records().filter((r) => passwordOn(cardOf(r.activity)) !== undefined)).toEqual([]);
+      expect(await activeUpns()).toContain('nina.park@contoso.com'); // the user exists; reset password makes a new one
+    });
+
+    test('in a group chat, after the bot\u2019s @mention', async () => {
+      const bot = client(MEGAN);
+      const card = await say(bot, 'licenses contoso', GROUP_CHAT);
+      expect(texts(card)).toEqual(expect.arrayContaining(['Licenses \u2014 Contoso Ltd', `Office 365 E3 (${w.E3})`, 'Total 10 \u00b7 Assigned 3 \u00b7 Available 7']));
+    });
   });
 
-  test('an unknown command: an error card with the nearest usage, in a chat and in a channel', async () => {
-    const bot = client();
-    const card = await say(bot, 'usres contoso');
-    expect(texts(card)).toEqual([
-      'Something needs your attention',
-      'I don\u2019t know the command \u201cusres\u201d.',
-      'Usage: users <customer> [--unlicensed|--licensed|--license <sku>] [--role <role>] [--search <text>] [--page <n>]',
-      'Type help to see the commands you may use.',
-    ]);
-    const inChannel = await say(bot, 'delet user contoso alice', CHANNEL);
-    expect(texts(inChannel)).toContain('Usage: delete user <customer> <user>[,<user>\u2026]');
-    expect(await activeUpns()).toHaveLength(4);
+  // ------------------------------------------------------------------------------------------ stale and repeated
+
+  describe('stale cards and repeated deliveries', () => {
+    test('a confirmation drawn before the user changed is refused with a refreshed users card; nothing is deleted', async () => {
+      const bot = client();
+      const alice = w.userId('alice');
+      const bob = w.userId('bob');
+      const users = await say(bot, 'users contoso');
+      const confirm = await press(bot, users, 'Delete', { userIds: `${alice},${bob}` });
+      // Meanwhile someone gives Alice an E5 license.
+      await w.elsewhere.addLicense(alice, w.E5);
+      const before = await seats();
+
+      const answer = await press(bot, confirm, 'Delete');
+      expect(texts(answer)).toContain('This card is out of date: the user changed since it was shown. Here is the current view.');
+      expect(texts(answer)).toContain('Users and licenses \u2014 Contoso Ltd');
+      expect(choicesOf(answer, 'userIds').find((ch) => ch.value === alice)?.title).toBe('Alice Smith \u2014 alice@contoso.onmicrosoft.com \u2014 Office 365 E3, Microsoft 365 E5');
+      expect(await activeUpns()).toHaveLength(4);
+      expect(await w.deletedIds()).toHaveLength(0);
+      expect(await seats()).toEqual(before);
+    });
+
+    test('the same confirmation delivered twice at once (Teams retry) deletes once and answers the same', async () => {
+      const bot = client();
+      const carol = w.userId('carol');
+      const dave = w.userId('dave');
+      const users = await say(bot, 'users contoso');
+      const confirm = await press(bot, users, 'Delete', { userIds: `${carol},${dave}` });
+      const { verb, data } = submission(confirm, 'Delete');
+      const activity = bot.invokeActivity(verb, data);
+      const [first, second] = await Promise.all([bot.sendInvoke(activity), bot.sendInvoke(activity)]);
+      expectCardAnswer(first);
+      expectCardAnswer(second);
+      expect(visibleText(second.card)).toBe(visibleText(first.card));
+      expect(texts(first.card)).toContain('2 users deleted. You can restore them from Deleted users within 30 days.');
+      expect((await w.deletedIds()).sort()).toEqual([carol, dave].sort());
+      expect(await seats()).toEqual(bySku({ assigned: 2, available: 8 }, { assigned: 1, available: 2 }));
+      expect((await w.auditActions()).filter((action) => action === 'delete-users')).toHaveLength(1);
+    });
+
+    test('the same license change delivered twice in a row applies once and answers the same', async () => {
+      const bot = client();
+      const carol = w.userId('carol');
+      const users = await say(bot, 'users contoso');
+      const manage = await press(bot, users, 'Manage licenses', { userIds: carol });
+      const { verb, data } = submission(manage, 'Save', { [`lic_${w.E3}`]: 'all', [`lic_${w.E5}`]: 'all' });
+      const activity = bot.invokeActivity(verb, data);
+      const first = await bot.sendInvoke(activity);
+      const second = await bot.sendInvoke(activity);
+      expectCardAnswer(first);
+      expectCardAnswer(second);
+      expect(texts(first.card)).toContain('Added: Office 365 E3, Microsoft 365 E5. Removed: None.');
+      expect(visibleText(second.card)).toBe(visibleText(first.card));
+      expect(await licensesOf(carol)).toEqual([w.E3, w.E5].sort());
+      expect(await seats()).toEqual(bySku({ assigned: 4, available: 6 }, { assigned: 2, available: 1 }));
+    });
+
+    test('the same restore delivered twice in a row restores once and answers the same', async () => {
+      const bot = client();
+      const bob = w.userId('bob');
+      await w.elsewhere.deleteUser(bob);
+      const deleted = await say(bot, 'deleted users contoso');
+      const { verb, data } = submission(deleted, 'Restore', { userIds: bob });
+      const activity = bot.invokeActivity(verb, data);
+      const first = await bot.sendInvoke(activity);
+      const second = await bot.sendInvoke(activity);
+      expect(texts(first.card)).toContain('bob@contoso.onmicrosoft.com: restored.');
+      expect(visibleText(second.card)).toBe(visibleText(first.card));
+      expect(await seats()).toEqual(bySku({ assigned: 3, available: 7 }, { assigned: 1, available: 2 }));
+      expect((await w.auditActions()).filter((action) => action === 'restore-users')).toHaveLength(1);
+    });
+
+    test('the same Add user submit delivered twice creates one user and never shows a second, different password', async () => {
+      const bot = client();
+      const users = await say(bot, 'users contoso');
+      const form = await press(bot, users, 'Add user');
+      const { verb, data } = submission(form, 'Save', newUser());
+      const activity = bot.invokeActivity(verb, data);
+      const [first, second] = await Promise.all([bot.sendInvoke(activity), bot.sendInvoke(activity)]);
+      expectCardAnswer(first);
+      expectCardAnswer(second);
+      expect((await activeUpns()).filter((u) => u === 'nina.park@contoso.com')).toHaveLength(1);
+      const passwords = [passwordOn(first.card), passwordOn(second.card)].filter((p): p is string => !!p);
+      expect(passwords.length).toBeLessThanOrEqual(1);
+      const nina = await w.userByUpn('nina.park@contoso.com');
+      for (const p of passwords) expect(await w.verifyPassword(nina.id, p)).toBe(true);
+      expect(await seats()).toEqual(bySku({ assigned: 4, available: 6 }, { assigned: 2, available: 1 }));
+    });
   });
 
-  test('a command with a missing argument or a bad flag names the usage', async () => {
-    const bot = client();
-    expect(texts(await say(bot, 'reset password contoso'))).toEqual(expect.arrayContaining(['Usage: reset password <customer> <user>']));
-    expect(texts(await say(bot, 'users contoso --licensed --unlicensed'))).toEqual(expect.arrayContaining(['That command is missing something or has something extra.']));
-    expect(texts(await say(bot, 'users contoso --everyone'))).toEqual(expect.arrayContaining(['Unknown option --everyone.']));
-  });
+  // ------------------------------------------------------------------------------------------ mistakes
 
-  test('an unknown customer is named in the answer', async () => {
-    const card = await say(client(), 'users northwind');
-    expect(texts(card)).toContain('No customer matches \u201cnorthwind\u201d.');
-  });
+  describe('mistakes get a card that says what went wrong', () => {
+    test('a malformed invoke: 200 with an error card, nothing changes', async () => {
+      const bot = client();
+      const before = await seats();
+      for (const [verb, data] of [
+        [VERBS.confirmDeleteUsers, { customerId: w.customerId, userIds: 42, versions: {}, operationId: 'op-0123456789' }],
+        [VERBS.deleteUsers, w.customerId],
+        ['dropDatabase', { customerId: w.customerId }],
+        ['constructor', {}],
+      ] as Array<[string, unknown]>) {
+        const answer = await bot.invoke(verb, data);
+        expectCardAnswer(answer);
+        expect(texts(answer.card)).toEqual(['Something needs your attention', 'This button sent data I cannot use. Open the card again with the command.']);
+      }
+      // An invoke that is not an Action.Execute at all
+      const odd = await bot.sendInvoke(bot.activity('invoke', PERSONAL, { name: 'adaptiveCard/action', value: { action: { type: 'Action.Submit', data: {} } } }));
+      expectCardAnswer(odd);
+      expect(texts(odd.card)).toContain('This button sent data I cannot use. Open the card again with the command.');
+      expect(await seats()).toEqual(before);
+      expect(await activeUpns()).toHaveLength(4);
+    });
 
-  test('someone outside the partner\u2019s staff gets help and whoami only', async () => {
-    const bot = client(STRANGER);
-    const refused = await say(bot, 'users contoso');
-    expect(texts(refused)).toContain('You are not allowed to do that. Your role: No bot role.');
-    const who = await say(bot, 'whoami');
-    expect(texts(who)).toEqual(expect.arrayContaining(['Bot role: No bot role', `Tenant: ${TENANT}`]));
-    const outsider = new BotClient({ endpoint: botApp.url, serviceUrl: connector.url, tenantId: '11111111-2222-4333-8444-555555555555', agent: MEGAN });
-    expect(texts(await say(outsider, 'users contoso'))).toContain('This bot serves only its partner\u2019s staff.');
-    const answer = await outsider.invoke(VERBS.deletedUsers, { customerId: 'contoso' });
-    expectCardAnswer(answer);
-    expect(texts(answer.card)).toContain('This bot serves only its partner\u2019s staff.');
-  });
+    test('an unknown command: an error card with the nearest usage, in a chat and in a channel', async () => {
+      const bot = client();
+      const card = await say(bot, 'usres contoso');
+      expect(texts(card)).toEqual([
+        'Something needs your attention',
+        'I don\u2019t know the command \u201cusres\u201d.',
+        'Usage: users <customer> [--unlicensed|--licensed|--license <sku>] [--role <role>] [--search <text>] [--page <n>]',
+        'Type help to see the commands you may use.',
+      ]);
+      const inChannel = await say(bot, 'delet user contoso alice', CHANNEL);
+      expect(texts(inChannel)).toContain('Usage: delete user <customer> <user>[,<user>\u2026]');
+      expect(await activeUpns()).toHaveLength(4);
+    });
 
-  test('a button pressed on a card in a channel works like in the chat (Next page)', async () => {
-    for (let i = 0; i < 21; i++) {
-      await t.directory.createUser('contoso', { username: `temp${String(i).padStart(2, '0')}`, displayName: `Temp ${String(i).padStart(2, '0')}`, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true });
-    }
-    const bot = client(LEE);
-    const page1 = await say(bot, 'users contoso', CHANNEL);
-    expect(texts(page1)).toContain('Showing 1\u201320 of 25');
-    const page2 = await press(bot, page1, 'Next', {}, CHANNEL);
-    expect(texts(page2)).toContain('Showing 21\u201325 of 25');
-    expect(findAction(page2, 'Previous').verb).toBe('users');
+    test('a command with a missing argument or a bad flag names the usage', async () => {
+      const bot = client();
+      expect(texts(await say(bot, 'reset password contoso'))).toEqual(expect.arrayContaining(['Usage: reset password <customer> <user>']));
+      expect(texts(await say(bot, 'users contoso --licensed --unlicensed'))).toEqual(expect.arrayContaining(['That command is missing something or has something extra.']));
+      expect(texts(await say(bot, 'users contoso --everyone'))).toEqual(expect.arrayContaining(['Unknown option --everyone.']));
+    });
+
+    test('an unknown customer is named in the answer', async () => {
+      const card = await say(client(), 'users northwind');
+      expect(texts(card)).toContain('No customer matches \u201cnorthwind\u201d.');
+    });
+
+    test('someone outside the partner\u2019s staff gets help and whoami only', async () => {
+      const bot = client(STRANGER);
+      const refused = await say(bot, 'users contoso');
+      expect(texts(refused)).toContain('You are not allowed to do that. Your role: No bot role.');
+      const who = await say(bot, 'whoami');
+      expect(texts(who)).toEqual(expect.arrayContaining(['Bot role: No bot role', `Tenant: ${TENANT}`]));
+      const outsider = new BotClient({ endpoint: w.botApp.url, serviceUrl: connector.url, tenantId: '11111111-2222-4333-8444-555555555555', agent: MEGAN });
+      expect(texts(await say(outsider, 'users contoso'))).toContain('This bot serves only its partner\u2019s staff.');
+      const answer = await outsider.invoke(VERBS.deletedUsers, { customerId: w.customerId });
+      expectCardAnswer(answer);
+      expect(texts(answer.card)).toContain('This bot serves only its partner\u2019s staff.');
+    });
+
+    test('a button pressed on a card in a channel works like in the chat (Next page)', async () => {
+      await w.elsewhere.createUsers(21);
+      const bot = client(LEE);
+      const page1 = await say(bot, 'users contoso', CHANNEL);
+      expect(texts(page1)).toContain('Showing 1\u201320 of 25');
+      const page2 = await press(bot, page1, 'Next', {}, CHANNEL);
+      expect(texts(page2)).toContain('Showing 21\u201325 of 25');
+      expect(findAction(page2, 'Previous').verb).toBe('users');
+    });
   });
 });

@@ -75,7 +75,9 @@ export async function startBotApp(connector: FakeConnector, options: BotAppOptio
   const logger: Logger = createLogger(settings.logLevel, { write: (line: string) => void logLines.push(line) });
   const apps: App[] = [];
   const start = async (extra: Partial<AppOptions> = {}) => {
-    const app = await createApp({ ...settings, port: 0 }, { redis: t.redis, keys: t.keys, clock: t.clock, logger, ...options.app, ...extra });
+    // Port 0 (any free one); the settings' non-enumerable secrets (app password, Azure client secret) kept as they are.
+    const onFreePort = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(settings), port: { value: 0, enumerable: true } }) as typeof settings;
+    const app = await createApp(onFreePort, { redis: t.redis, keys: t.keys, clock: t.clock, logger, ...options.app, ...extra });
     apps.push(app);
     return { app, url: await app.listen() };
   };

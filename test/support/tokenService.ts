@@ -36,6 +36,8 @@ export interface TokenService {
   /** The connection's token for the user (what the bot gets once the user signed in). */
   tokenOf(userId: string): string;
   isSignedIn(userId: string): boolean;
+  /** The user signed in earlier, and the connection's token is this one (e.g. an Entra stand-in's SSO token). */
+  signInAs(userId: string, token: string): void;
   /** Every token string it handed out or would accept (to scan logs, Redis, cards for). */
   issued(): string[];
   calls(): TokenServiceCall[];
@@ -109,6 +111,7 @@ export async function startTokenService(connectionName: string): Promise<TokenSe
     magicCodeFor: (userId) => userOf(userId).code,
     tokenOf: (userId) => userOf(userId).token,
     isSignedIn: (userId) => userOf(userId).signedIn,
+    signInAs: (userId, token) => Object.assign(userOf(userId), { token, signedIn: true }),
     issued: () => [...users.values()].flatMap((u) => [u.sso, u.token]),
     calls: () => [...calls],
     stop: () =>

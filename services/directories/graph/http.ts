@@ -147,10 +147,12 @@ export class GraphClient {
     for (let attempt = 0; ; attempt++) {
       let response: GraphResponse;
       let retryAfter: string | null = null;
+      // Outside the retry: a token that cannot be had (not signed in, consent missing) is not a network fault.
+      const headers = await this.headers(tenantId, request, freshToken);
       try {
         const res = await this.doFetch(this.baseUrl + request.url, {
           method: request.method,
-          headers: await this.headers(tenantId, request, freshToken),
+          headers,
           body: request.body === undefined ? undefined : JSON.stringify(request.body),
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });

@@ -31,7 +31,7 @@ import { RESTORE_WINDOW_MS } from '../constants';
 import type { CustomerDefinition, DirectoryAccess, DirectoryBackend, LicenseChange, UserCounts, UserListing, ValidNewUser } from '../port';
 import { GDAP_ROLES, productName, ROLE_TEMPLATES, roleOfTemplate } from './catalog';
 import { collection, GraphClient, GraphError, graphErrorOf, GraphRequest, GraphResponse, UncertainWrite } from './http';
-import { OperationLedger } from './operations';
+import { isReplayedError, OperationLedger } from './operations';
 import { AgentTokens } from './tokens';
 
 export interface GraphDirectoryOptions {
@@ -323,7 +323,7 @@ export class GraphDirectory implements DirectoryBackend {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
     try {
-      const { result } = await this.ledger.once(tenant, options, async (takeOver) => {
+      const { result, replayed } = await this.ledger.once(tenant, options, async (takeOver) => {
         const facts = await this.factsOf(tenant, true);
         const add = change.add.map((s) => this.skuOf(facts, s));
         const remove = change.remove.map((s) => this.skuOf(facts, s));
@@ -368,7 +368,7 @@ export class GraphDirectory implements DirectoryBackend {
           version: versionOf.get(p.user.id) ?? p.user.version,
         }));
       });
-      await this.record(tenant, options.actor, 'change-licenses', target, 'ok', `+${change.add.join(',')} -${change.remove.join(',')} users=${refs.length} changed=${result.filter((r) => r.changed).length}`);
+      if (!replayed) await this.record(tenant, options.actor, 'change-licenses', target, 'ok', `+${change.add.join(',')} -${change.remove.join(',')} users=${refs.length} changed=${result.filter((r) => r.changed).length}`);
       return result;
     } catch (err) {
       await this.recordFailure(tenant, options.actor, 'change-licenses', target, err);
@@ -403,7 +403,7 @@ export class GraphDirectory implements DirectoryBackend {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
     try {
-      const { result } = await this.ledger.once(tenant, options, async (takeOver) => {
+      const { result, replayed } = await this.ledger.once(tenant, options, async (takeOver) => {
         const done: Array<{ userId: string; version: number; rememberedLicenses: string[] }> = [];
         if (takeOver) {
           // A dead attempt may have deleted some already: those are done, with the licenses it noted.
@@ -431,7 +431,7 @@ export class GraphDirectory implements DirectoryBackend {
         this.forgetFacts(tenant);
         return [...done, ...users.map((u) => ({ userId: u.id, version: u.version + 1, rememberedLicenses: u.licenses }))];
       });
-      await this.record(tenant, options.actor, 'delete-users', target, 'ok', result.map((r) => r.userId).join(' '));
+      if (!replayed) await this.record(tenant, options.actor, 'delete-users', target, 'ok', result.map((r) => r.userId).join(' '));
       return result;
     } catch (err) {
       await this.recordFailure(tenant, options.actor, 'delete-users', target, err);
@@ -443,7 +443,7 @@ export class GraphDirectory implements DirectoryBackend {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
     try {
-      const { result } = await this.ledger.once(tenant, options, async () => {
+      const { result, replayed } = await this.ledger.once(tenant, options, async () => {
         const found = await this.readUsers(tenant, refs.map((r) => r.userId));
         const outcomes: RestoreOutcome[] = [];
         for (const [i, ref] of refs.entries()) outcomes.push(await this.restoreOne(tenant, ref, found[i]));
@@ -451,7 +451,7 @@ export class GraphDirectory implements DirectoryBackend {
         return outcomes;
       });
       const summary = result.map((o) => (o.ok ? `${o.userPrincipalName} +${o.restoredLicenses.join(',')} -${o.notRestoredLicenses.join(',')}` : `${o.userPrincipalName} ${o.error}`));
-      await this.record(tenant, options.actor, 'restore-users', target, 'ok', summary.join(' '));
+      if (!replayed) await this.record(tenant, options.actor, 'restore-users', target, 'ok', summary.join(' '));
       return result;
     } catch (err) {
       await this.recordFailure(tenant, options.actor, 'restore-users', target, err);
@@ -750,7 +750,7 @@ export class GraphDirectory implements DirectoryBackend {
   }
 
   private async recordFailure(tenant: string, actor: Actor, action: string, target: string, err: unknown): Promise<void> {
-    if (!(err instanceof DirectoryError) || err.code === 'SIGN_IN_REQUIRED') return;
+    if (!(err instanceof DirectoryError) || err.code === 'SIGN_IN_REQUIRED' || isReplayedError(err)) return;
     await this.record(tenant, actor, action, target, err.code, Object.values(err.params).join(' ')).catch(() => undefined);
   }
 }

@@ -7,6 +7,8 @@ import { OPERATION_TTL_MS } from '../constants';
 
 /** A pending record older than this belongs to an attempt that died (crash, restart): the next one takes over. */
 export const OPERATION_LEASE_MS = 60_000;
+/** How long a second delivery of a running operation waits for the first one's result before answering "try again". */
+const IN_PROGRESS_WAIT_MS = 8_000;
 
 type Stored<T> = { done: T } | { error: { code: DirectoryErrorCode; params: ErrorParams } };
 
@@ -40,7 +42,7 @@ export class OperationLedger {
     const claim = `pending ${this.now()} ${randomUUID()}`;
     let takeOver = false;
     if ((await this.redis.set(key, claim, 'PX', OPERATION_TTL_MS, 'NX')) !== 'OK') {
-      const stored = await this.redis.get(key);
+      const stored = await this.settled(key);
       if (stored && !stored.startsWith('pending ')) return { result: replay<T>(stored), replayed: true };
       const since = Number(stored?.split(' ')[1] ?? 0);
       if (stored && this.now() - since < OPERATION_LEASE_MS) throw new OperationInProgress();
@@ -71,6 +73,19 @@ export class OperationLedger {
     return { result: outcome.done, replayed: false };
   }
 
+  /**
+   * The record once the delivery that holds a live claim has finished (Teams re-sends an unanswered invoke while the
+   * first is still running): polled for a few seconds, so the second delivery answers with the first result.
+   */
+  private async settled(key: string): Promise<string | null> {
+    const until = Date.now() + IN_PROGRESS_WAIT_MS;
+    for (;;) {
+      const stored = await this.redis.get(key);
+      if (!stored || !stored.startsWith('pending ') || this.now() - Number(stored.split(' ')[1]) >= OPERATION_LEASE_MS || Date.now() > until) return stored;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   private async abandon(key: string, claim: string): Promise<void> {
     const dead = `pending 0 ${claim.split(' ')[2]}`;
     await this.redis
@@ -83,8 +98,11 @@ export class OperationLedger {
   }
 }
 
+/** A user error answered again from the record (audited once, when it happened). */
+export const isReplayedError = (err: unknown): boolean => err instanceof DirectoryError && (err as DirectoryError & { replayed?: boolean }).replayed === true;
+
 function replay<T>(stored: string): T {
   const outcome = JSON.parse(stored) as Stored<T>;
-  if ('error' in outcome) throw new DirectoryError(outcome.error.code, outcome.error.params);
+  if ('error' in outcome) throw Object.assign(new DirectoryError(outcome.error.code, outcome.error.params), { replayed: true });
   return outcome.done;
 }
