@@ -7,7 +7,9 @@
  */
 import { VERBS } from '../../cards/verbs';
 import { errorLogs, LEE, MEGAN, TENANT } from '../support/botApp';
+import { parse } from 'csv-parse/sync';
 import {
+  actions,
   actionTitles,
   Agent,
   BotClient,
@@ -26,19 +28,25 @@ import {
   Where,
 } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { FileServer, startFileServer, teamsFileAttachment } from '../support/fileServer';
+import { partnerCenterCsv } from '../support/importCsv';
 import { STORY_BACKENDS, startStoryWorld, StoryWorld } from '../support/storyWorld';
+import { dumpValues } from '../support/testDirectory';
 
 const STRANGER: Agent = { id: '29:1stranger', aadObjectId: '0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b', name: 'Not Staff' };
 
 let connector: FakeConnector;
+let files: FileServer;
 let w: StoryWorld;
 
 beforeAll(async () => {
   connector = await startFakeConnector();
+  files = await startFileServer();
 });
 
 afterAll(async () => {
   await connector.stop();
+  await files.stop();
 });
 
 // ------------------------------------------------------------------------------------------ helpers
@@ -256,6 +264,116 @@ describe.each(STORY_BACKENDS)('on the %s directory', (backend) => {
       const bot = client(MEGAN);
       const card = await say(bot, 'licenses contoso', GROUP_CHAT);
       expect(texts(card)).toEqual(expect.arrayContaining(['Licenses \u2014 Contoso Ltd', `Office 365 E3 (${w.E3})`, 'Total 10 \u00b7 Assigned 3 \u00b7 Available 7']));
+    });
+  });
+
+  // ------------------------------------------------------------------------------------------ the rest of the story
+
+  describe('reset password, add another, restore with a taken name, import', () => {
+    test('reset password: confirmation, then a new temporary password in the 1:1 chat that works (and the old one does not)', async () => {
+      const bot = client();
+      const users = await say(bot, 'users contoso');
+      const form = await press(bot, users, 'Add user');
+      const created = await press(bot, form, 'Save', newUser());
+      const first = passwordOn(created) as string;
+      const nina = await w.userByUpn('nina.park@contoso.com');
+      const confirm = await say(bot, 'reset password contoso nina.park@contoso.com');
+      expect(texts(confirm)).toContain('Reset the password of Nina Park (nina.park@contoso.com)? The current password stops working at once.');
+      const done = await press(bot, confirm, 'Reset password');
+      expect(texts(done)).toContain('The password of Nina Park (nina.park@contoso.com) was reset.');
+      const second = passwordOn(done) as string;
+      expect(second).toEqual(expect.any(String));
+      expect(second).not.toBe(first);
+      expect(await w.verifyPassword(nina.id, second)).toBe(true);
+      expect(await w.verifyPassword(nina.id, first)).toBe(false);
+      expect((await w.userByUpn('nina.park@contoso.com')).mustChangePassword).toBe(true);
+    });
+
+    test('Save and add another, twice, then Finish: both users exist and both passwords reach the agent and work', async () => {
+      const bot = client();
+      const form = await press(bot, await say(bot, 'users contoso'), 'Add user');
+      const next = await press(bot, form, 'Save and add another', newUser());
+      expect(texts(next)).toContain('1 user added in this series.');
+      const last = await press(bot, next, 'Save and add another', { ...newUser(), firstName: 'Omar', displayName: 'Omar Park', username: 'omar.park' });
+      expect(texts(last)).toContain('2 users added in this series.');
+      const finished = await press(bot, last, 'Finish and send passwords');
+      const shown = texts(finished).filter((line) => line.startsWith('Temporary password: ')).map((line) => line.slice('Temporary password: '.length));
+      expect(shown).toHaveLength(2);
+      for (const [upn, pw] of [['nina.park@contoso.com', shown[0]], ['omar.park@contoso.com', shown[1]]]) {
+        expect(await w.verifyPassword((await w.userByUpn(upn)).id, pw)).toBe(true);
+      }
+      expect(await seats()).toEqual(bySku({ assigned: 5, available: 5 }, { assigned: 3, available: 0 }));
+    });
+
+    test('restore when the username was taken meanwhile: the card says so, and a new username restores it', async () => {
+      const bot = client();
+      const carol = w.userId('carol');
+      const users = await say(bot, 'users contoso');
+      const confirm = await press(bot, users, 'Delete', { userIds: carol });
+      await press(bot, confirm, 'Delete');
+      // Someone else creates a new Carol with the same username meanwhile.
+      await w.elsewhere.createUser('carol', 'Carol Again');
+      const deleted = await say(bot, 'deleted users contoso');
+      const refused = await press(bot, deleted, 'Restore', { userIds: carol });
+      expect(texts(refused)).toContain('carol@contoso.onmicrosoft.com: not restored, the username is now used by another user. Enter a new username and restore again.');
+      expect(await w.deletedIds()).toEqual([carol]);
+      const renamed = await press(bot, refused, 'Restore', { userIds: carol, newUsername: 'carol.white' });
+      expect(texts(renamed)).toContain('carol.white@contoso.onmicrosoft.com: restored.');
+      expect(await w.deletedIds()).toEqual([]);
+      expect((await w.activeUpns()).filter((u) => u.startsWith('carol'))).toEqual(['carol.white@contoso.onmicrosoft.com', 'carol@contoso.onmicrosoft.com']);
+    });
+
+    test('import users with a CSV in the 1:1 chat: every row created once, with the chosen license, and every password works', async () => {
+      const bot = client();
+      const rows = 5;
+      const csv = partnerCenterCsv(rows, { domain: 'contoso.onmicrosoft.com' });
+      const attachment = teamsFileAttachment('users.csv', files.serve('/story/users.csv', csv));
+      const { card: preview, replyId } = await w.botApp.say(bot, 'import users contoso', PERSONAL, { attachments: [attachment] });
+      expect(texts(preview)).toContain(`${rows} rows in the file.`);
+      const { verb, data } = submission(preview, 'Import', { usageLocation: 'US', licenses: w.E3 });
+      const answer = await bot.sendInvoke(bot.invokeActivity(verb, data, PERSONAL, { replyToId: replyId }));
+      expect(answer.status).toBe(200);
+      await w.botApp.app.importRunner.idle();
+      expect((await w.activeUpns()).filter((u) => u.startsWith('user'))).toHaveLength(rows);
+      expect(await seats()).toEqual(bySku({ assigned: 3 + rows, available: 7 - rows }, { assigned: 1, available: 2 }));
+      // One confirmation in the 1:1 chat; its one-time results file lists every new user with a password that works.
+      const confirmation = connector
+        .records()
+        .filter((r) => r.conversationId === bot.conversationId() && r.kind !== 'update')
+        .map((r) => cardOf(r.activity))
+        .find((card) => texts(card)[0]?.startsWith('Import results'));
+      const link = actions(confirmation!).find((a) => a.type === 'Action.OpenUrl')!.url!;
+      const results = parse(await (await fetch(`${w.botApp.url}${new URL(link).pathname}`)).text(), { bom: true, columns: true }) as Array<Record<string, string>>;
+      expect(results).toHaveLength(rows);
+      for (const row of results) expect(await w.verifyPassword((await w.userByUpn(row.Email)).id, row['Temporary password'])).toBe(true);
+    });
+  });
+
+  describe('secrets', () => {
+    test('after creating, resetting and importing, no password, token or secret is in any log line, Redis value, audit entry or answer outside the 1:1 chat', async () => {
+      const bot = client(LEE);
+      const users = await say(bot, 'users contoso', CHANNEL);
+      const form = await press(bot, users, 'Add user', {}, CHANNEL);
+      await press(bot, form, 'Save', newUser(), CHANNEL);
+      const confirm = await say(bot, 'reset password contoso alice', CHANNEL);
+      await press(bot, confirm, 'Reset password', {}, CHANNEL);
+      const [chat] = connector.createdConversations();
+      const passwords = connector
+        .activitiesIn(chat.id)
+        .flatMap((a) => texts(cardOf(a)))
+        .filter((line) => line.startsWith('Temporary password: '))
+        .map((line) => line.slice('Temporary password: '.length));
+      expect(passwords).toHaveLength(2);
+      const secrets = [...passwords, ...w.secrets()];
+      const redisValues = [...(await dumpValues(w.botApp.t)).values()].flat().join('\n');
+      const outsideTheChat = connector.records().filter((r) => r.conversationId !== chat.id).map((r) => JSON.stringify(r.activity)).join('\n');
+      const audit = await w.auditText();
+      expect(audit).toContain('reset-password');
+      for (const secret of secrets) {
+        expect({ secret, inLogs: w.botApp.logLines.some((l) => l.includes(secret)) }).toEqual({ secret, inLogs: false });
+        expect({ secret, inRedis: redisValues.includes(secret) }).toEqual({ secret, inRedis: false });
+        expect({ secret, outsideTheChat: outsideTheChat.includes(secret), inAudit: audit.includes(secret) }).toEqual({ secret, outsideTheChat: false, inAudit: false });
+      }
     });
   });
 

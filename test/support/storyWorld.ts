@@ -48,10 +48,16 @@ export interface StoryWorld {
   deletedIds(): Promise<string[]>;
   verifyPassword(userId: string, password: string): Promise<boolean>;
   auditActions(): Promise<string[]>;
+  /** Every field of every audit entry of the customer, as text. */
+  auditText(): Promise<string>;
+  /** Secrets of this world that must appear nowhere: the app's client secret, the agents' SSO and Graph tokens. */
+  secrets(): string[];
   /** Changes made meanwhile by someone else (another admin, the admin center). */
   elsewhere: {
     addLicense(userId: string, sku: string): Promise<void>;
     deleteUser(userId: string): Promise<void>;
+    createUser(username: string, displayName: string): Promise<void>;
+    /** temp00, temp01, … */
     createUsers(count: number): Promise<void>;
   };
   stop(): Promise<void>;
@@ -66,7 +72,7 @@ export async function startStoryWorld(backend: StoryBackend, connector: FakeConn
 }
 
 async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
-  const botApp = await startBotApp(connector, { seed: STORY_CUSTOMER });
+  const botApp = await startBotApp(connector, { seed: STORY_CUSTOMER, env: { LOG_LEVEL: 'info' } });
   const { t, c } = botApp;
   const id = 'contoso';
   return {
@@ -83,9 +89,12 @@ async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
     deletedIds: async () => (await t.directory.listDeletedUsers(id)).map((u) => u.id),
     verifyPassword: (userId, password) => t.directory.verifyUserPassword(id, userId, password),
     auditActions: async () => (await t.directory.audit(id, 1, 100)).entries.map((e) => e.action),
+    auditText: async () => JSON.stringify((await t.directory.audit(id, 1, 1000)).entries),
+    secrets: () => [],
     elsewhere: {
       addLicense: async (userId, sku) => void (await t.directory.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: t.actor })),
       deleteUser: async (userId) => void (await t.directory.deleteUsers(id, [{ userId }], { actor: t.actor })),
+      createUser: async (username, displayName) => void (await t.directory.createUser(id, { username, displayName, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true })),
       createUsers: async (count) => {
         for (let i = 0; i < count; i++) {
           await t.directory.createUser(id, { username: `temp${String(i).padStart(2, '0')}`, displayName: `Temp ${String(i).padStart(2, '0')}`, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true });
@@ -127,6 +136,7 @@ async function graphWorld(connector: FakeConnector): Promise<StoryWorld> {
   const botApp = await startBotApp(connector, {
     directory: { start: clock.now() },
     env: {
+      LOG_LEVEL: 'info',
       DIRECTORY_BACKEND: 'graph',
       OAUTH_CONNECTION_NAME: CONNECTION,
       AZURE_CLIENT_ID: GRAPH_CLIENT.id,
@@ -172,9 +182,13 @@ async function graphWorld(connector: FakeConnector): Promise<StoryWorld> {
     deletedIds: async () => state().deletedUsers().map((u) => u.id),
     verifyPassword: async (userId, password) => graph.verifyPassword(id, userId, password),
     auditActions: async () => (await new AuditLog(botApp.t.redis, botApp.t.keys).page(id, 1, 100)).entries.map((e) => e.action),
+    auditText: async () => JSON.stringify((await new AuditLog(botApp.t.redis, botApp.t.keys).page(id, 1, 1000)).entries),
+    // A JWT's payload is what identifies it; the Graph access tokens the bot got are the stand-in's, all starting eyJ.
+    secrets: () => [GRAPH_CLIENT.secret, ...[...sso.values()].map((token) => token.split('.')[1]), ...tokens.issued(), 'eyJ'],
     elsewhere: {
       addLicense: async (userId, sku) => void (await asOther(() => other.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: OTHER_ADMIN }))),
       deleteUser: async (userId) => void (await asOther(() => other.deleteUsers(id, [{ userId }], { actor: OTHER_ADMIN }))),
+      createUser: async (username, displayName) => void (await asOther(() => other.createUser(id, { username, displayName, usageLocation: 'US' }, { actor: OTHER_ADMIN }))),
       createUsers: async (count) => {
         for (let i = 0; i < count; i++) {
           await asOther(() => other.createUser(id, { username: `temp${String(i).padStart(2, '0')}`, displayName: `Temp ${String(i).padStart(2, '0')}`, usageLocation: 'US' }, { actor: OTHER_ADMIN }));
