@@ -56,7 +56,7 @@ export interface StoryWorld {
   elsewhere: {
     addLicense(userId: string, sku: string): Promise<void>;
     deleteUser(userId: string): Promise<void>;
-    createUser(username: string, displayName: string): Promise<void>;
+    createUser(username: string, displayName: string, role?: UserRole): Promise<void>;
     /** temp00, temp01, … */
     createUsers(count: number): Promise<void>;
   };
@@ -67,8 +67,13 @@ const GRAPH_CLIENT = { id: '6a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d', secret: 'stor
 const CONNECTION = 'story-graph-sso';
 const OTHER_ADMIN: Actor = { id: 'other-admin', name: 'Another Admin' };
 
-export async function startStoryWorld(backend: StoryBackend, connector: FakeConnector): Promise<StoryWorld> {
-  return backend === 'redis' ? redisWorld(connector) : graphWorld(connector);
+export interface StoryWorldOptions {
+  /** Graph only: the GDAP roles (template ids) of agents by Entra object id; default User + License Administrator. */
+  gdap?: Record<string, string[]>;
+}
+
+export async function startStoryWorld(backend: StoryBackend, connector: FakeConnector, options: StoryWorldOptions = {}): Promise<StoryWorld> {
+  return backend === 'redis' ? redisWorld(connector) : graphWorld(connector, options);
 }
 
 async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
@@ -94,7 +99,7 @@ async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
     elsewhere: {
       addLicense: async (userId, sku) => void (await t.directory.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: t.actor })),
       deleteUser: async (userId) => void (await t.directory.deleteUsers(id, [{ userId }], { actor: t.actor })),
-      createUser: async (username, displayName) => void (await t.directory.createUser(id, { username, displayName, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true })),
+      createUser: async (username, displayName, role) => void (await t.directory.createUser(id, { username, displayName, usageLocation: 'US', role }, { actor: t.actor, withoutPassword: true })),
       createUsers: async (count) => {
         for (let i = 0; i < count; i++) {
           await t.directory.createUser(id, { username: `temp${String(i).padStart(2, '0')}`, displayName: `Temp ${String(i).padStart(2, '0')}`, usageLocation: 'US' }, { actor: t.actor, withoutPassword: true });
@@ -105,7 +110,7 @@ async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
   };
 }
 
-async function graphWorld(connector: FakeConnector): Promise<StoryWorld> {
+async function graphWorld(connector: FakeConnector, options: StoryWorldOptions): Promise<StoryWorld> {
   // The stand-in starts before the bot (its addresses are settings), on the clock the bot gets.
   const clock = fakeClock();
   const graph: GraphStandIn = await startGraphStandIn({ clientId: GRAPH_CLIENT.id, clientSecret: GRAPH_CLIENT.secret, partnerTenantId: TENANT, clock, restoreAcceptsNewUserPrincipalName: true });
@@ -128,7 +133,7 @@ async function graphWorld(connector: FakeConnector): Promise<StoryWorld> {
   const agents = [MEGAN, LEE, { id: OTHER_ADMIN.id, aadObjectId: OTHER_ADMIN.id, name: OTHER_ADMIN.name }];
   const sso = new Map<string, string>();
   for (const agent of agents) {
-    graph.grantGdap(agent.aadObjectId!, tenant.tenantId, [ROLE.userAdministrator, ROLE.licenseAdministrator]);
+    graph.grantGdap(agent.aadObjectId!, tenant.tenantId, options.gdap?.[agent.aadObjectId!] ?? [ROLE.userAdministrator, ROLE.licenseAdministrator]);
     const token = await graph.issueUserToken({ agentId: agent.aadObjectId!, name: agent.name, tenantId: TENANT, audience: GRAPH_CLIENT.id, expiresInSeconds: 365 * 24 * 3600 });
     sso.set(agent.aadObjectId!, token);
     tokens.signInAs(agent.id, token);
@@ -188,7 +193,7 @@ async function graphWorld(connector: FakeConnector): Promise<StoryWorld> {
     elsewhere: {
       addLicense: async (userId, sku) => void (await asOther(() => other.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: OTHER_ADMIN }))),
       deleteUser: async (userId) => void (await asOther(() => other.deleteUsers(id, [{ userId }], { actor: OTHER_ADMIN }))),
-      createUser: async (username, displayName) => void (await asOther(() => other.createUser(id, { username, displayName, usageLocation: 'US' }, { actor: OTHER_ADMIN }))),
+      createUser: async (username, displayName, role) => void (await asOther(() => other.createUser(id, { username, displayName, usageLocation: 'US', role }, { actor: OTHER_ADMIN }))),
       createUsers: async (count) => {
         for (let i = 0; i < count; i++) {
           await asOther(() => other.createUser(id, { username: `temp${String(i).padStart(2, '0')}`, displayName: `Temp ${String(i).padStart(2, '0')}`, usageLocation: 'US' }, { actor: OTHER_ADMIN }));
