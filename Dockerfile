@@ -5,8 +5,8 @@
 #   docker build -t partner-admin-bot .
 #   docker run -p 3978:3978 --env-file .env partner-admin-bot
 #
-# Node 22 (an LTS line): Node 20, on which the tests run here, is past its end of life, and @azure/identity asks for
-# Node 22 or later. Override with --build-arg NODE_VERSION=…
+# Node 22 (an LTS line): Node 20, on which the tests run here, is past its end of life (@azure/identity is pinned to
+# 4.13, the last line that supports Node 20; 4.14 asks for Node 22 or later). Override with --build-arg NODE_VERSION=…
 ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
