@@ -95,7 +95,10 @@ describe('the built output starts without a TypeScript toolchain: npm run build,
       () => output,
     );
     expect(health.body).toMatchObject({ status: 'ok', ready: true, redis: { reachable: true, embedded: true } });
-    expect(output).toMatch(/"customers":3.*embedded store: no REDIS_URL, demo data loaded/);
+    // The log line is written before the server listens, but reaches this process's pipe on its own schedule (pino
+    // writes asynchronously): wait for it rather than race the health answer.
+    const logged = await pollUntil(async () => output, (o) => /embedded store: no REDIS_URL, demo data loaded/.test(o), 10_000, child, () => output);
+    expect(logged).toMatch(/"customers":3.*embedded store: no REDIS_URL, demo data loaded/);
   });
 
   it('answers a typed command through the connector', async () => {
