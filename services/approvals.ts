@@ -315,7 +315,7 @@ export class ApprovalService {
       difference.join(' '),
     )) as unknown[];
     const out = (reply ?? []).map(String);
-    if (out[0] === 'NOT_FOUND') throw new DirectoryError('IMPORT_NOT_FOUND');
+    if (out[0] === 'NOT_FOUND') throw new DirectoryError('IMPORT_NOT_FOUND', { approval: 1 });
     return out;
   }
 
@@ -337,7 +337,7 @@ export class ApprovalService {
 
   private async read(customerId: string, requestId: string): Promise<ApprovalRequest> {
     const h = await this.redis.hgetall(this.keys.approvalRequest(customerId, requestId));
-    if (!h.id) throw new DirectoryError('IMPORT_NOT_FOUND');
+    if (!h.id) throw new DirectoryError('IMPORT_NOT_FOUND', { approval: 1 });
     return {
       id: h.id,
       customerId,
