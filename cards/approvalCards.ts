@@ -116,7 +116,6 @@ export function approvalCard(t: T, m: ApprovalCardModel): AdaptiveCard {
   const r = m.request;
   const users = r.change.kind === 'offboard' && r.change.toUserId ? r.users.slice(0, -1) : r.users;
   const colleague = r.change.kind === 'offboard' && r.change.toUserId ? r.users[r.users.length - 1] : undefined;
-  const when = new Intl.DateTimeFormat(m.locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(r.expiresAt));
   const body: CardElement[] = [
     heading(t('approval.title', { customer: m.customer.name })),
     field(t('approval.requestedBy'), r.requester.name),
@@ -127,7 +126,7 @@ export function approvalCard(t: T, m: ApprovalCardModel): AdaptiveCard {
   ];
   const outcome = outcomeLine(t, r);
   if (outcome) body.push(text(outcome));
-  if (r.state === 'pending') body.push(text(t('approval.expires', { when: `${when} UTC` }), { isSubtle: true }));
+  if (r.state === 'pending') body.push(text(t('approval.expires', { when: new Date(r.expiresAt) }), { isSubtle: true }));
   if (m.notice) body.push(text(m.notice, { color: 'Attention' }));
   const ref = { customerId: m.customer.id, requestId: r.id };
   const actions = [];

@@ -325,12 +325,12 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined);
     const lines = [settings.enabled ? ctx.t('approvals.on', { customer: customer.name, hours: Math.round(settings.expiryMs / 3600_000) }) : ctx.t('approvals.off', { customer: customer.name })];
-    if (settings.enabled && !(await ctx.approvalChannel.reference())) lines.push(ctx.t('approvals.noChannel'));
+    if (settings.enabled && !(await ctx.approvalChannel.reference())) lines.push(ctx.t('approvals.noChannel', { command: 'approvals channel here' }));
     return messageCard(ctx.t('approval.requestTitle'), lines);
   },
 
   async approvalsChannel(_cmd, ctx) {
-    if (ctx.conversation !== 'channel') return errorCard(ctx.t, { message: ctx.t('approvals.channelOnlyInChannel') });
+    if (ctx.conversation !== 'channel') return errorCard(ctx.t, { message: ctx.t('approvals.channelOnlyInChannel', { command: 'approvals channel here' }) });
     await ctx.approvalChannel.setHere(JSON.parse(ctx.cardLocation.conversation));
     return messageCard(ctx.t('approval.requestTitle'), [ctx.t('approvals.channelSet')]);
   },
@@ -351,7 +351,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     if (!request.card) {
       const posted = await ctx.approvalChannel.post(await approvalView(ctx, customer, request, { decide: false, withdraw: false }));
       if (posted) await ctx.approvals.setCard(customer.id, request.id, posted);
-      else notice = ctx.t('approval.notPosted');
+      else notice = ctx.t('approval.notPosted', { command: 'approvals channel here' });
     }
     return approvalView(ctx, customer, request, { decide: false, withdraw: true }, notice);
   },
