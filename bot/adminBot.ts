@@ -54,9 +54,6 @@ export interface AdminBotDeps {
 
 type Translate = HandlerContext['t'];
 
-/** Turns in which the caller's Teams user id is remembered (for the approval card's refresh.userIds). */
-const APPROVAL_TURNS = new Set(['approvals', 'approvalsChannel', 'requestApproval', 'decideApproval', 'viewApproval', 'approvalAgain']);
-
 /** Typed text longer than this (Teams' own limit is about 28 kB) is refused before it is parsed. */
 const MAX_TYPED_TEXT = 32_000;
 
@@ -154,9 +151,6 @@ export class AdminBot extends TeamsActivityHandler {
         await this.deps.directory.recordRefusal(caller, command.name, 'needs approval', customerId);
         log('refused', { reason: 'approvalRequired' });
         return errorCard(t, { message: t('error.approvalRequired') });
-      }
-      if (APPROVAL_TURNS.has(command.name) || activity.conversation?.conversationType === 'personal') {
-        if (role !== 'none') await this.deps.approvalChannel.rememberAgent(callerId, textOf(activity.from?.id)).catch(() => undefined);
       }
       if (!mayRun(role, accessOf(command.name)) && !(gate === 'required' && role === 'helpdesk')) {
         await this.deps.directory.recordRefusal(caller, command.name, `role ${role}`, customerId);

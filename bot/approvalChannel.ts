@@ -8,7 +8,7 @@ import { AgentConversations, deliverToAgent, DeliveryResult, rethrowing } from '
 /**
  * Where approval requests go: the partner's approvals channel (a conversation reference stored by `approvals channel
  * here`), posted and updated proactively as the import runner updates its card; outcomes to the agents' 1:1 chats.
- * The Teams user ids of the agents are remembered so that the channel card can list them in `refresh.userIds`.
+ * The Teams user ids of the agents come with their remembered 1:1 chats, for the channel card's `refresh.userIds`.
  */
 export class ApprovalChannel {
   constructor(
@@ -31,21 +31,9 @@ export class ApprovalChannel {
     return raw ? (JSON.parse(raw) as Partial<ConversationReference>) : null;
   }
 
-  /** Remembers an agent's Teams user id (29:…) by Entra id; HSETNX, so it is written once. */
-  async rememberAgent(agentId: string, teamsUserId: string): Promise<void> {
-    if (teamsUserId && agentId) await this.redis.hsetnx(this.keys.agentMris(), agentId.toLowerCase(), teamsUserId);
-  }
-
-  /** Teams user ids of these agents (those known), for refresh.userIds. */
-  async teamsUserIds(agentIds: string[]): Promise<string[]> {
-    if (!agentIds.length) return [];
-    const ids = await this.redis.hmget(this.keys.agentMris(), ...agentIds.map((a) => a.toLowerCase()));
-    return ids.filter((v): v is string => !!v);
-  }
-
-  /** The Teams user ids of every agent the bot has met (helpdesk and admin agents only are stored), capped at Teams' 60. */
+  /** The Teams user ids (29:…) of the agents the bot knows a 1:1 chat of, capped at Teams' 60, for refresh.userIds. */
   async knownAgents(): Promise<string[]> {
-    return Object.values(await this.redis.hgetall(this.keys.agentMris())).slice(0, 60);
+    return (await this.conversations.teamsUserIds()).slice(0, 60);
   }
 
   /** Posts the card in the approvals channel; where it is, or null (no channel, or Teams refused). */

@@ -389,7 +389,8 @@ function toUser(customerId: string, h: UserHash): CustomerUser {
     version: Number(h.version),
     mustChangePassword: h.mustChange === '1',
     hasPassword: !!h.pwHash,
-    signInBlocked: h.signInBlocked === '1',
+    // Only when blocked: a user never blocked reads as created.
+    ...(h.signInBlocked === '1' ? { signInBlocked: true } : {}),
   };
 }
 

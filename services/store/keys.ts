@@ -9,7 +9,8 @@
  *   <root>customer-names                 hash   customerId → name (for listing and lookup by name)
  *   <root>domains                        hash   lower(domain) → customerId
  *   <root>agent-roles                    hash   lower(agent id) → admin | helpdesk (granted in chat)
- *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat
+ *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat (with the
+ *                                               agent's Teams user id, for the approval card's refresh.userIds)
  *   <root>refusals                       list   refused requests (who, what, why), newest first, capped
  *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
  *   <root>{a:<agentId>}:series:<id>:done list   the same, once finished, plus the sealed download token; 10 min
@@ -52,7 +53,6 @@
  *   <root>{c:<id>}:offboard:<jobId>:lock string the instance running that job (expires unless the job ends first)
  *   <root>offboard-jobs                  set    "<customerId> <jobId>" of running offboardings, resumed at start-up
  *   <root>approvals-channel              string JSON conversation reference of the partner's approvals channel
- *   <root>agent-mris                     hash   lower(agent Entra id) → Teams user id (29:…), for refresh.userIds
  *
  * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
  * text search matches names and UPNs without reading the user hashes.
@@ -124,9 +124,6 @@ export class KeyLayout {
   }
   approvalsChannel(): string {
     return `${this.root}approvals-channel`;
-  }
-  agentMris(): string {
-    return `${this.root}agent-mris`;
   }
   runningImports(): string {
     return `${this.root}import-jobs`;

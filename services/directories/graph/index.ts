@@ -737,7 +737,7 @@ export class GraphDirectory implements DirectoryBackend {
       version: 0,
       mustChangePassword: false,
       hasPassword: true,
-      signInBlocked: u.accountEnabled === false,
+      ...(u.accountEnabled === false ? { signInBlocked: true } : {}),
     };
     user.version = versionOf(user, u.lastPasswordChangeDateTime ?? '', u.accountEnabled !== false);
     return user;
