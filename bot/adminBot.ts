@@ -17,7 +17,9 @@ import { AgentRoles, mayRun } from './agents';
 import { actionToCommand } from './commands/actions';
 import { dialogToCommand } from './commands/dialogs';
 import { parseCommand, ParseProblem } from './commands/parse';
-import { accessOf } from './commands/table';
+import { accessOf, APPROVABLE } from './commands/table';
+import type { ApprovalChange, ApprovalService } from '../services/approvals';
+import type { ApprovalChannel } from './approvalChannel';
 import type { Command } from './commands/types';
 import { CardReply, ConversationKind, DialogAnswer, HandlerContext } from './handlers/context';
 import { describeError, isUnavailable } from './handlers/errors';
@@ -38,6 +40,8 @@ export interface AdminBotDeps {
   importer: ImportService;
   importRunner: ImportRunner;
   dialogs: ImportDialogs;
+  approvals: ApprovalService;
+  approvalChannel: ApprovalChannel;
   publicBaseUrl: string;
   adapter: CloudAdapter;
   conversations: AgentConversations;
@@ -259,7 +263,14 @@ export class AdminBot extends TeamsActivityHandler {
       }
       const role = await this.deps.agents.roleOf(callerId);
       const caller = { id: callerId, name: callerName, tenantId, role };
-      if (!mayRun(role, accessOf(command.name))) {
+      // Four eyes: a change it holds back cannot run directly, and under it a helpdesk agent may start it as a request.
+      const gate = role !== 'none' && APPROVABLE.has(command.name) && customerId ? await this.approvalGate(command, customerId) : 'off';
+      if (gate === 'required' && command.name.startsWith('confirm')) {
+        await this.deps.directory.recordRefusal(caller, command.name, 'needs approval', customerId);
+        log('refused', { reason: 'approvalRequired' });
+        return errorCard(t, { message: t('error.approvalRequired') });
+      }
+      if (!mayRun(role, accessOf(command.name)) && !(gate === 'required' && role === 'helpdesk')) {
         await this.deps.directory.recordRefusal(caller, command.name, `role ${role}`, customerId);
         log('refused', { reason: 'role', role });
         return errorCard(t, { message: t('error.notAllowed', { role: t(`agentRole.${role}`) }), hint: t('error.tryHelp') });
@@ -277,6 +288,8 @@ export class AdminBot extends TeamsActivityHandler {
         importer: this.deps.importer,
         importRunner: this.deps.importRunner,
         dialogs: this.deps.dialogs,
+        approvals: this.deps.approvals,
+        approvalChannel: this.deps.approvalChannel,
         dialog,
         file: activity.type === 'message' ? attachedFile(activity.attachments) : undefined,
         downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: this.deps.downloadTimeoutMs ?? 20_000 }),
@@ -327,6 +340,26 @@ export class AdminBot extends TeamsActivityHandler {
       log('error');
       return errorCard(t, { message: t('error.internal') });
     }
+  }
+
+  /**
+   * Whether four eyes hold this change back in its customer ('required'), or not ('off'). Typed commands name the
+   * customer as the agent typed it: an ambiguous or unknown name is left to the handler (and its role check).
+   */
+  private async approvalGate(command: Command, reference: string): Promise<'required' | 'off'> {
+    const matches = await this.deps.directory.findCustomers(reference);
+    if (matches.length !== 1) return 'off';
+    const customerId = matches[0].id;
+    const change: ApprovalChange | null =
+      command.name === 'confirmDeleteUsers'
+        ? { kind: 'deleteUsers', userIds: command.userIds }
+        : command.name === 'confirmOffboard'
+          ? { kind: 'offboard', userId: command.userId, toUserId: command.toUserId }
+          : command.name === 'confirmResetPassword'
+            ? { kind: 'resetPassword', userId: command.userId }
+            : null;
+    if (change) return (await this.deps.approvals.requiresApproval(customerId, change).catch(() => false)) ? 'required' : 'off';
+    return (await this.deps.approvals.settings(customerId)).enabled ? 'required' : 'off';
   }
 
   // ------------------------------------------------------------------ the Import users dialog (task module)

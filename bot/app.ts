@@ -16,6 +16,8 @@ import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
 import { translator } from '../cards/i18n';
 import { AdminBot } from './adminBot';
+import { ApprovalService } from '../services/approvals';
+import { ApprovalChannel } from './approvalChannel';
 import { malformedActivityField } from './incomingActivity';
 import { AgentRoles } from './agents';
 import type { Settings } from './config';
@@ -177,9 +179,13 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     return token ? found : null;
   };
   const importRunner = new ImportRunner({ importer, directory, adapter, appId, conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl, callerFor });
+  const approvals = new ApprovalService(directory);
+  const approvalChannel = new ApprovalChannel(redis, keys, adapter, appId, conversations, logger);
   const bot = new AdminBot({
     directory,
     agents,
+    approvals,
+    approvalChannel,
     vault,
     publicBaseUrl: settings.publicBaseUrl,
     adapter,
@@ -294,6 +300,12 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
             .resumeAll()
             .then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume import jobs now; they resume at the next start'));
+          // Offboardings left running by a stopped instance finish their remaining steps (a lock keeps one runner).
+          void approvals.offboarding
+            .runningJobs()
+            .then((jobs) => Promise.all(jobs.map((j) => approvals.offboarding.run(j.customerId, j.jobId))))
+            .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed offboarding jobs'))
+            .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume offboarding jobs now; they resume at the next start'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });

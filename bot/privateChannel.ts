@@ -49,7 +49,8 @@ export class AgentConversations {
   async remember(agentId: string, reference: Partial<ConversationReference>): Promise<void> {
     const { conversation, serviceUrl, channelId, bot, user } = reference;
     if (!conversation?.id || !serviceUrl) return;
-    // The agent's Teams user id too: the token service knows the agent's sign-in by it (background jobs ask there).
+    // The agent's Teams user id too: the token service knows the agent's sign-in by it (background jobs ask there), and
+    // the approval card lists the agents in its refresh.userIds.
     const agent = user?.id ? { user: { id: user.id, aadObjectId: user.aadObjectId, name: user.name } } : {};
     const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot, ...agent };
     await this.redis.hset(this.keys.agentConversations(), agentId.toLowerCase(), JSON.stringify(stored));
@@ -63,6 +64,20 @@ export class AgentConversations {
     } catch {
       return null;
     }
+  }
+
+  /** The Teams user ids of the agents whose 1:1 chat is known (only agents with a bot role are remembered). */
+  async teamsUserIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const raw of await this.redis.hvals(this.keys.agentConversations())) {
+      try {
+        const id = (JSON.parse(raw) as { user?: { id?: string } }).user?.id;
+        if (typeof id === 'string' && id) ids.push(id);
+      } catch {
+        // a value that is not JSON is skipped, as find() does
+      }
+    }
+    return ids;
   }
 
   async forget(agentId: string): Promise<void> {

@@ -17,6 +17,12 @@ export const VERBS = {
   audit: 'audit',
   importCheck: 'importCheck',
   importRun: 'importRun',
+  offboard: 'offboard',
+  confirmOffboard: 'confirmOffboard',
+  requestApproval: 'requestApproval',
+  decideApproval: 'decideApproval',
+  viewApproval: 'viewApproval',
+  approvalAgain: 'approvalAgain',
 } as const;
 export type Verb = (typeof VERBS)[keyof typeof VERBS];
 

@@ -322,6 +322,11 @@ export class DirectoryService {
     return { user: reset.user, temporaryPassword: reset.replayed ? '' : password, replayed: reset.replayed };
   }
 
+  /** Blocks sign-in at once (offboarding's first step); idempotent, audited by the directory. */
+  async blockSignIn(customerId: string, user: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    return this.backend.blockSignIn(customerId, user, options);
+  }
+
   /** Soft delete, all or nothing: seats freed, licenses remembered for a restore within 30 days. */
   async deleteUsers(customerId: string, users: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>> {
     return this.backend.deleteUsers(customerId, limited(uniqueRefs(users)), options);

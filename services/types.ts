@@ -48,6 +48,8 @@ export interface CustomerUser {
   version: number;
   mustChangePassword: boolean;
   hasPassword: boolean;
+  /** Sign-in blocked (offboarding's first step; Graph: accountEnabled false). Absent = not blocked. */
+  signInBlocked?: boolean;
 }
 
 export interface Actor {

@@ -87,6 +87,19 @@ const schemas = {
   [VERBS.deletedUsers]: z.object({ customerId }),
   [VERBS.restoreUsers]: z.object({ customerId, operationId, userIds: idList, versions: versions.optional(), newUsername: shortText(200) }),
   [VERBS.audit]: z.object({ customerId, page: pageNumber }),
+  [VERBS.offboard]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
+  [VERBS.confirmOffboard]: z.object({ customerId, userId: id, version: z.number().int().min(0), toUserId: id.optional(), operationId }),
+  [VERBS.requestApproval]: z.object({
+    customerId,
+    kind: z.enum(['deleteUsers', 'resetPassword', 'offboard']),
+    userIds: z.array(id).min(1).max(500),
+    toUserId: id.optional(),
+    operationId,
+    reason: z.string().max(2000).optional(),
+  }),
+  [VERBS.decideApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/), decision: z.enum(['approve', 'reject', 'withdraw']) }),
+  [VERBS.viewApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/) }),
+  [VERBS.approvalAgain]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/) }),
   [VERBS.importCheck]: importData,
   [VERBS.importRun]: importData.extend({ operationId }),
 } as const;
@@ -204,6 +217,35 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
           ? { name: 'importRun', customer: v.customerId, jobId: v.jobId, operationId: v.operationId, options }
           : { name: 'importCheck', customer: v.customerId, jobId: v.jobId, options };
       return { ok: true, command };
+    }
+    case VERBS.offboard: {
+      const v = parsed.data as z.infer<(typeof schemas)['offboard']>;
+      if (v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      return { ok: true, command: { name: 'offboard', customer: v.customerId, user: v.userIds[0], version: v.versions?.[v.userIds[0]] } };
+    }
+    case VERBS.confirmOffboard: {
+      const v = parsed.data as z.infer<(typeof schemas)['confirmOffboard']>;
+      return { ok: true, command: { name: 'confirmOffboard', customer: v.customerId, userId: v.userId, version: v.version, toUserId: v.toUserId, operationId: v.operationId } };
+    }
+    case VERBS.requestApproval: {
+      const v = parsed.data as z.infer<(typeof schemas)['requestApproval']>;
+      if (v.kind !== 'deleteUsers' && v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      const change =
+        v.kind === 'deleteUsers'
+          ? { kind: v.kind, userIds: v.userIds }
+          : v.kind === 'resetPassword'
+            ? { kind: v.kind, userId: v.userIds[0] }
+            : { kind: v.kind, userId: v.userIds[0], toUserId: v.toUserId };
+      return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId } };
+    }
+    case VERBS.decideApproval: {
+      const v = parsed.data as z.infer<(typeof schemas)['decideApproval']>;
+      return { ok: true, command: { name: 'decideApproval', customer: v.customerId, requestId: v.requestId, decision: v.decision } };
+    }
+    case VERBS.viewApproval:
+    case VERBS.approvalAgain: {
+      const v = parsed.data as z.infer<(typeof schemas)['viewApproval']>;
+      return { ok: true, command: { name: verb === VERBS.viewApproval ? 'viewApproval' : 'approvalAgain', customer: v.customerId, requestId: v.requestId } };
     }
     case VERBS.audit: {
       const v = parsed.data as z.infer<(typeof schemas)['audit']>;

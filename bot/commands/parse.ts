@@ -65,6 +65,8 @@ const FLAG_SPECS: Record<string, Record<string, boolean>> = {
   users: { unlicensed: false, licensed: false, license: true, role: true, search: true, page: true },
   audit: { page: true },
   restore: { 'new-username': true },
+  offboard: { to: true },
+  approvals: { expires: true },
 };
 
 function splitFlags(spec: CommandSpec, tokens: string[]): { positional: string[]; flags: Flags } | ParseProblem {
@@ -189,6 +191,19 @@ function build(spec: CommandSpec, args: string[], flags: Flags): Command | null 
       const page = positiveInt(flags.get('page'), 1);
       return args.length === 1 && page !== null ? { name: 'audit', customer: first, page } : null;
     }
+    case 'offboard': {
+      const to = flags.get('to');
+      return args.length === 2 ? { name: 'offboard', customer: first, user: second, to: to === undefined ? undefined : String(to) } : null;
+    }
+    case 'approvals': {
+      const onOff = second?.toLowerCase();
+      if (args.length !== 2 || (onOff !== 'on' && onOff !== 'off')) return null;
+      const hours = flags.get('expires');
+      if (hours !== undefined && (onOff !== 'on' || positiveInt(hours, 0) === null || Number(hours) > 24 * 30)) return null;
+      return { name: 'approvals', customer: first, enabled: onOff === 'on', expiryHours: hours === undefined ? undefined : Number(hours) };
+    }
+    case 'approvalsChannel':
+      return args.length ? null : { name: 'approvalsChannel' };
     case 'grant': {
       const role = first?.toLowerCase();
       if (args.length !== 2 || !(AGENT_ROLES as readonly string[]).includes(role)) return null;

@@ -19,7 +19,7 @@ export interface CommandSpec {
 
 export const COMMANDS: CommandSpec[] = [
   { name: 'help', words: ['help'], usage: 'help', descriptionKey: 'help.cmd.help', access: 'everyone', menu: true },
-  { name: 'whoami', words: ['whoami'], usage: 'whoami', descriptionKey: 'help.cmd.whoami', access: 'everyone', menu: true },
+  { name: 'whoami', words: ['whoami'], usage: 'whoami', descriptionKey: 'help.cmd.whoami', access: 'everyone' },
   { name: 'customers', words: ['customers'], usage: 'customers [text]', descriptionKey: 'help.cmd.customers', access: 'helpdesk', menu: true },
   {
     name: 'users',
@@ -29,7 +29,7 @@ export const COMMANDS: CommandSpec[] = [
     access: 'helpdesk',
     menu: true,
   },
-  { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk', menu: true },
+  { name: 'licenses', words: ['licenses'], usage: 'licenses <customer>', descriptionKey: 'help.cmd.licenses', access: 'helpdesk' },
   { name: 'addUser', words: ['add', 'user'], usage: 'add user <customer>', descriptionKey: 'help.cmd.addUser', access: 'admin', menu: true },
   { name: 'importUsers', words: ['import', 'users'], usage: 'import users <customer>', descriptionKey: 'help.cmd.importUsers', access: 'admin' },
   { name: 'assign', words: ['assign'], usage: 'assign <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.assign', access: 'admin' },
@@ -37,9 +37,12 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'replace', words: ['replace'], usage: 'replace <sku> <sku> <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.replace', access: 'admin' },
   { name: 'resetPassword', words: ['reset', 'password'], usage: 'reset password <customer> <user>', descriptionKey: 'help.cmd.resetPassword', access: 'helpdesk', menu: true },
   { name: 'deleteUsers', words: ['delete', 'user'], usage: 'delete user <customer> <user>[,<user>…]', descriptionKey: 'help.cmd.deleteUser', access: 'admin' },
+  { name: 'offboard', words: ['offboard'], usage: 'offboard <customer> <user> [--to <user>]', descriptionKey: 'help.cmd.offboard', access: 'admin', menu: true },
   { name: 'deletedUsers', words: ['deleted', 'users'], usage: 'deleted users <customer>', descriptionKey: 'help.cmd.deletedUsers', access: 'helpdesk', menu: true },
   { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk', menu: true },
   { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk', menu: true },
+  { name: 'approvalsChannel', words: ['approvals', 'channel', 'here'], usage: 'approvals channel here', descriptionKey: 'help.cmd.approvalsChannel', access: 'admin' },
+  { name: 'approvals', words: ['approvals'], usage: 'approvals <customer> on|off [--expires <n>]', descriptionKey: 'help.cmd.approvals', access: 'admin', menu: true },
   { name: 'grant', words: ['grant'], usage: 'grant <admin|helpdesk> <agent id>', descriptionKey: 'help.cmd.grant', access: 'admin' },
   { name: 'revoke', words: ['revoke'], usage: 'revoke <agent id>', descriptionKey: 'help.cmd.revoke', access: 'admin' },
 ];
@@ -57,7 +60,19 @@ const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
   saveLicenses: 'admin',
   confirmResetPassword: 'helpdesk',
   confirmDeleteUsers: 'admin',
+  confirmOffboard: 'admin',
+  // Requests and their cards: helpdesk agents and up (who may decide is the approval service's rule).
+  requestApproval: 'helpdesk',
+  decideApproval: 'helpdesk',
+  viewApproval: 'helpdesk',
+  approvalAgain: 'helpdesk',
 };
+
+/**
+ * Changes that four eyes may hold back (the gate asks the approval service). Under four eyes a helpdesk agent may
+ * start them too: they become a request, never the change itself.
+ */
+export const APPROVABLE: ReadonlySet<CommandName> = new Set<CommandName>(['deleteUsers', 'confirmDeleteUsers', 'offboard', 'confirmOffboard', 'confirmResetPassword']);
 
 export function accessOf(name: CommandName): Access {
   return COMMANDS.find((c) => c.name === name)?.access ?? CARD_ONLY_ACCESS[name] ?? 'admin';

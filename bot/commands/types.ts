@@ -2,6 +2,7 @@ import type { UserFilter, UserRole } from '../../services/types';
 import type { LicenseState } from '../../cards/verbs';
 import type { AgentRole } from '../agents';
 import type { ImportOptions } from '../../services/import/importer';
+import type { ApprovalChange, ApprovalDecision } from '../../services/approvals';
 
 /**
  * What the agent asked for. Typed text and card buttons both become one of these, so a button and
@@ -33,6 +34,14 @@ export type Command =
   | { name: 'deletedUsers'; customer: string }
   | { name: 'restore'; customer: string; users: string[]; newUsername?: string; versions?: Record<string, number>; operationId?: string }
   | { name: 'audit'; customer: string; page: number }
+  | { name: 'approvals'; customer: string; enabled: boolean; expiryHours?: number }
+  | { name: 'approvalsChannel' }
+  | { name: 'offboard'; customer: string; user: string; to?: string; version?: number }
+  | { name: 'confirmOffboard'; customer: string; userId: string; version: number; toUserId?: string; operationId: string }
+  | { name: 'requestApproval'; customer: string; change: ApprovalChange; reason: string; operationId: string }
+  | { name: 'decideApproval'; customer: string; requestId: string; decision: ApprovalDecision }
+  | { name: 'viewApproval'; customer: string; requestId: string }
+  | { name: 'approvalAgain'; customer: string; requestId: string }
   | { name: 'grant'; role: AgentRole; agent: string }
   | { name: 'revoke'; agent: string };
 

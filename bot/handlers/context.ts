@@ -10,6 +10,8 @@ import type { IncomingFile } from '../fileDownload';
 import type { Actor } from '../../services/types';
 import type { Access, AgentRoles, CallerRole } from '../agents';
 import type { PrivateChannel } from '../privateChannel';
+import type { ApprovalService } from '../../services/approvals';
+import type { ApprovalChannel } from '../approvalChannel';
 
 export type ConversationKind = 'personal' | 'groupChat' | 'channel';
 
@@ -18,6 +20,10 @@ export interface HandlerContext {
   directory: DirectoryService;
   agents: AgentRoles;
   privateChannel: PrivateChannel;
+  /** Four eyes and offboarding (services/approvals.ts, services/offboarding.ts). */
+  approvals: ApprovalService;
+  /** The partner's approvals channel and the agents' 1:1 chats, outside this turn. */
+  approvalChannel: ApprovalChannel;
   vault: CredentialVault;
   importer: ImportService;
   importRunner: ImportRunner;

@@ -5,7 +5,7 @@ import type { FileProblem } from '../../services/import/importer';
 type T = Translator['t'];
 
 const FIELD_KEYS = ['firstName', 'lastName', 'displayName', 'username', 'domain', 'usageLocation', 'role', 'licenses', 'userIds', 'newUsername'] as const;
-const REASON_KEYS = ['required', 'tooLong', 'characters', 'dotAtEdge', 'upnTooLong', 'format', 'country', 'unknownRole', 'sku', 'addAndRemove'] as const;
+const REASON_KEYS = ['required', 'tooLong', 'characters', 'dotAtEdge', 'upnTooLong', 'format', 'country', 'unknownRole', 'sku', 'addAndRemove', 'sameUser'] as const;
 
 /** A user mistake in the caller's language. */
 export function describeError(t: T, err: DirectoryError): string {
@@ -43,7 +43,7 @@ export function describeError(t: T, err: DirectoryError): string {
       if (p.listing) return t('error.tooManyInView', { count: Number(p.given), max: Number(p.max) });
       return t('error.tooManyUsers', { max: Number(p.max) });
     case 'IMPORT_NOT_FOUND':
-      return t('error.importNotFound');
+      return p.approval ? t('error.approvalNotFound') : t('error.importNotFound');
     case 'SIGN_IN_REQUIRED':
       return t('error.signInRequired');
     case 'DIRECTORY_ROLE_MISSING':

@@ -29,6 +29,8 @@ import type { ImportPreview } from '../../services/import/importer';
 import { MAX_FILE_BYTES } from '../../services/import/csvFile';
 import { isCsvName } from '../fileDownload';
 import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
+import { approvalCard, offboardConfirmCard, offboardResultCard, requestApprovalCard } from '../../cards/approvalCards';
+import type { ApprovalChange, ApprovalRequest, DecideResult } from '../../services/approvals';
 
 type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
 type Handler<N extends CommandName> = (cmd: CommandOf<N>, ctx: HandlerContext) => Promise<AdaptiveCard>;
@@ -244,6 +246,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const user = cmd.version === undefined ? await resolveUser(ctx, customer, cmd.user) : (await selectedUsers(ctx, customer, [cmd.user], { [cmd.user]: cmd.version }))[0];
     if (user.state !== 'active') throw new DirectoryError('NOT_ACTIVE', { user: user.userPrincipalName });
+    const change: ApprovalChange = { kind: 'resetPassword', userId: user.id };
+    if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user]);
     return confirmResetCard(ctx.t, { customer, user, operationId: ctx.newOperationId() });
   },
 
@@ -268,6 +272,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const users = cmd.versions ? await selectedUsers(ctx, customer, cmd.users, cmd.versions) : await resolveUsers(ctx, customer, cmd.users);
     const deleted = users.find((u) => u.state !== 'active');
     if (deleted) throw new DirectoryError('NOT_ACTIVE', { user: deleted.userPrincipalName });
+    const change: ApprovalChange = { kind: 'deleteUsers', userIds: users.map((u) => u.id) };
+    if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, users);
     return confirmDeleteCard(ctx.t, { customer, users, operationId: ctx.newOperationId() });
   },
 
@@ -283,6 +289,105 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     } catch (err) {
       return refusedAsStale(ctx, customer, err);
     }
+  },
+
+  async offboard(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const user = cmd.version === undefined ? await resolveUser(ctx, customer, cmd.user) : (await selectedUsers(ctx, customer, [cmd.user], { [cmd.user]: cmd.version }))[0];
+    const colleague = cmd.to ? await resolveUser(ctx, customer, cmd.to) : undefined;
+    // Refused here, at confirmation time, when it cannot be done (the colleague is the user, or is deleted).
+    const plan = await ctx.approvals.offboarding.plan(customer.id, user.id, colleague?.id, user.version);
+    const change: ApprovalChange = { kind: 'offboard', userId: user.id, toUserId: colleague?.id };
+    if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user], colleague);
+    return offboardConfirmCard(ctx.t, { customer, plan, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+  },
+
+  async confirmOffboard(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const offboarding = ctx.approvals.offboarding;
+    const jobId = offboarding.jobIdOf(cmd.operationId);
+    let job = await offboarding.job(customer.id, jobId).catch(() => null);
+    if (!job) {
+      let plan;
+      try {
+        plan = await offboarding.plan(customer.id, cmd.userId, cmd.toUserId, cmd.version);
+      } catch (err) {
+        return refusedAsStale(ctx, customer, err);
+      }
+      await offboarding.start(customer.id, plan, { actor: ctx.caller, operationId: cmd.operationId });
+    }
+    // A few directory calls: run in this turn. A crash resumes the job at the next start (or this button again).
+    job = (await offboarding.run(customer.id, jobId)) ?? (await offboarding.job(customer.id, jobId));
+    return offboardResultCard(ctx.t, { customer, job });
+  },
+
+  async approvals(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined);
+    const lines = [settings.enabled ? ctx.t('approvals.on', { customer: customer.name, hours: Math.round(settings.expiryMs / 3600_000) }) : ctx.t('approvals.off', { customer: customer.name })];
+    if (settings.enabled && !(await ctx.approvalChannel.reference())) lines.push(ctx.t('approvals.noChannel', { command: 'approvals channel here' }));
+    return messageCard(ctx.t('approval.requestTitle'), lines);
+  },
+
+  async approvalsChannel(_cmd, ctx) {
+    if (ctx.conversation !== 'channel') return errorCard(ctx.t, { message: ctx.t('approvals.channelOnlyInChannel', { command: 'approvals channel here' }) });
+    await ctx.approvalChannel.setHere(JSON.parse(ctx.cardLocation.conversation));
+    return messageCard(ctx.t('approval.requestTitle'), [ctx.t('approvals.channelSet')]);
+  },
+
+  async requestApproval(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    if (!cmd.reason) {
+      const users = (await ctx.directory.readUsers(customer.id, changeUserIds(cmd.change))).filter((u): u is CustomerUser => !!u);
+      return requestCard(ctx, customer, cmd.change, users.slice(0, cmd.change.kind === 'offboard' && cmd.change.toUserId ? -1 : undefined), cmd.change.kind === 'offboard' && cmd.change.toUserId ? users[users.length - 1] : undefined, ctx.t('approval.reasonRequired'));
+    }
+    let request: ApprovalRequest;
+    try {
+      request = await ctx.approvals.request(customer.id, cmd.change, cmd.reason, ctx.caller, cmd.operationId);
+    } catch (err) {
+      return refusedAsStale(ctx, customer, err);
+    }
+    let notice = ctx.t('approval.sent');
+    if (!request.card) {
+      const posted = await ctx.approvalChannel.post(await approvalView(ctx, customer, request, { decide: false, withdraw: false }));
+      if (posted) await ctx.approvals.setCard(customer.id, request.id, posted);
+      else notice = ctx.t('approval.notPosted', { command: 'approvals channel here' });
+    }
+    return approvalView(ctx, customer, request, { decide: false, withdraw: true }, notice);
+  },
+
+  async decideApproval(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const result = await ctx.approvals.decide(customer.id, cmd.requestId, cmd.decision, ctx.caller, { isAdmin: ctx.caller.role === 'admin' });
+    const request = result.request;
+    let notice: string | undefined;
+    if (result.kind === 'refused') notice = ctx.t(result.reason === 'ownRequest' ? 'approval.ownRequest' : result.reason === 'notRequester' ? 'approval.notRequester' : 'approval.notAdmin');
+    if (result.kind !== 'refused' && result.temporaryPassword) notice = await deliverApprovedPassword(ctx, customer, request, result);
+    if (result.kind === 'decided') {
+      // Everyone's card in the channel shows the new state; requester and decider get the outcome in their 1:1 chats.
+      const base = await approvalView(ctx, customer, request, { decide: false, withdraw: false });
+      if (request.card) await ctx.approvalChannel.update(request.card, base);
+      const agents = [...new Set([request.requester.id, ctx.caller.id])];
+      await Promise.all(agents.map((id) => ctx.approvalChannel.notify(id, base)));
+    }
+    return approvalView(ctx, customer, request, viewerOf(ctx, request), notice);
+  },
+
+  async viewApproval(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const request = await ctx.approvals.get(customer.id, cmd.requestId);
+    return approvalView(ctx, customer, request, viewerOf(ctx, request));
+  },
+
+  async approvalAgain(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    const request = await ctx.approvals.get(customer.id, cmd.requestId);
+    const users = (await ctx.directory.readUsers(customer.id, changeUserIds(request.change))).filter((u): u is CustomerUser => !!u && u.state === 'active');
+    const withColleague = request.change.kind === 'offboard' && !!request.change.toUserId;
+    const notice = ctx.t('approval.state.stale', { users: request.difference.join(', ') });
+    const change: ApprovalChange = request.change.kind === 'deleteUsers' ? { kind: 'deleteUsers', userIds: users.map((u) => u.id) } : request.change;
+    if (!users.length) throw new DirectoryError('NOT_ACTIVE', { user: request.difference.join(', ') });
+    return requestCard(ctx, customer, change, withColleague ? users.slice(0, -1) : users, withColleague ? users[users.length - 1] : undefined, notice, request.reason);
   },
 
   async deletedUsers(cmd, ctx) {
@@ -415,6 +520,34 @@ async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'repla
     subscriptions: await ctx.directory.getSubscriptions(customer.id),
     results: results.map((r) => ({ ...r, user: users.find((u) => u.id === r.userId) ?? users[0] })),
   });
+}
+
+// ------------------------------------------------------------------ four eyes
+
+const changeUserIds = (change: ApprovalChange): string[] =>
+  change.kind === 'deleteUsers' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+
+async function requestCard(ctx: HandlerContext, customer: Customer, change: ApprovalChange, users: CustomerUser[], colleague?: CustomerUser, notice?: string, reason?: string): Promise<AdaptiveCard> {
+  return requestApprovalCard(ctx.t, { customer, change, users, colleague, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice, reason });
+}
+
+/** Admin agents other than the requester decide; the requester withdraws; everyone else reads. */
+function viewerOf(ctx: HandlerContext, request: ApprovalRequest): { decide: boolean; withdraw: boolean } {
+  const own = ctx.caller.id.toLowerCase() === request.requester.id.toLowerCase();
+  return { decide: ctx.caller.role === 'admin' && !own, withdraw: own };
+}
+
+async function approvalView(ctx: HandlerContext, customer: Customer, request: ApprovalRequest, viewer: { decide: boolean; withdraw: boolean }, notice?: string): Promise<AdaptiveCard> {
+  const [subscriptions, refreshUserIds] = await Promise.all([ctx.directory.getSubscriptions(customer.id), ctx.approvalChannel.knownAgents()]);
+  return approvalCard(ctx.t, { customer, request, subscriptions, viewer, refreshUserIds, notice, locale: ctx.locale });
+}
+
+/** A password from an approved reset goes to the requester's 1:1 chat only, never to the channel or the approver. */
+async function deliverApprovedPassword(ctx: HandlerContext, customer: Customer, request: ApprovalRequest, result: Extract<DecideResult, { kind: 'decided' | 'already' }>): Promise<string> {
+  const upn = request.outcome?.passwordReset ?? '';
+  const model: CredentialsModel = { customer, subscriptions: [], users: [{ displayName: request.users[0]?.displayName ?? upn, userPrincipalName: upn, licenses: [], password: result.temporaryPassword }] };
+  const delivery = await ctx.approvalChannel.notify(request.requester.id, credentialsCard(ctx.t, model, ctx.t('reset.done', { name: model.users[0].displayName, upn })));
+  return ctx.t(delivery.ok ? 'approval.passwordSent' : 'approval.passwordNotSent');
 }
 
 export function handlerFor<N extends CommandName>(name: N): Handler<N> | undefined {

@@ -104,6 +104,8 @@ export interface DirectoryBackend {
   createUser(customerId: string, user: ValidNewUser, temporaryPassword: string, options: OperationOptions, now: number): Promise<{ user: CustomerUser; replayed: boolean }>;
   changeLicenses(customerId: string, users: UserRef[], change: LicenseChange, options: OperationOptions): Promise<LicenseChangeResult[]>;
   resetPassword(customerId: string, user: UserRef, temporaryPassword: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }>;
+  /** Blocks the user's sign-in (idempotent: an already blocked user stays so); the version changes. */
+  blockSignIn(customerId: string, user: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }>;
   deleteUsers(customerId: string, users: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>>;
   restoreUsers(customerId: string, requests: Array<UserRef & { newUsername: string }>, options: OperationOptions): Promise<RestoreOutcome[]>;
   /** Roll-back of a half-done all-or-nothing import: removes these users for good, if still exactly as created. */

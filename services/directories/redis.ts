@@ -15,7 +15,7 @@ const MAX_USER_KEYS = 500;
 /** User as stored in its Redis hash (all strings). */
 type UserHash = Record<string, string>;
 /** The stored fields a CustomerUser is made of (all but the sort key), in the order readUsers asks for them. */
-const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange'] as const;
+const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange', 'signInBlocked'] as const;
 
 function userHashOf(values: Array<string | null>): UserHash {
   const h: UserHash = {};
@@ -226,6 +226,11 @@ export class RedisDirectory implements DirectoryBackend {
     return { user: { ...current, version: Number(reply[2]), mustChangePassword: true, hasPassword: true }, replayed: false };
   }
 
+  async blockSignIn(customerId: string, ref: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    const reply = await this.mutate('pabBlockSignIn', customerId, options, 'block-sign-in', ref.userId, [versionArg(ref.expectedVersion)], [this.keys.user(customerId, ref.userId)]);
+    return { user: await this.getUser(customerId, ref.userId), replayed: reply.replayed };
+  }
+
   async deleteUsers(customerId: string, refs: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>> {
     const reply = await this.mutate(
       'pabDeleteUsers',
@@ -384,6 +389,8 @@ function toUser(customerId: string, h: UserHash): CustomerUser {
     version: Number(h.version),
     mustChangePassword: h.mustChange === '1',
     hasPassword: !!h.pwHash,
+    // Only when blocked: a user never blocked reads as created.
+    ...(h.signInBlocked === '1' ? { signInBlocked: true } : {}),
   };
 }
 

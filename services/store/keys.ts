@@ -9,7 +9,8 @@
  *   <root>customer-names                 hash   customerId → name (for listing and lookup by name)
  *   <root>domains                        hash   lower(domain) → customerId
  *   <root>agent-roles                    hash   lower(agent id) → admin | helpdesk (granted in chat)
- *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat
+ *   <root>agent-conversations            hash   lower(agent id) → JSON reference of the agent's 1:1 chat (with the
+ *                                               agent's Teams user id, for the approval card's refresh.userIds)
  *   <root>refusals                       list   refused requests (who, what, why), newest first, capped
  *   <root>{a:<agentId>}:series:<id>      list   "Save and add another" credentials, AES-GCM sealed, 24 h
  *   <root>{a:<agentId>}:series:<id>:done list   the same, once finished, plus the sealed download token; 10 min
@@ -49,6 +50,13 @@
  *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
  *   <root>{c:<id>}:import:<jobId>:lock   string the instance running the job (expires unless renewed)
  *   <root>import-jobs                    set    "<customerId> <jobId>" of running imports, resumed at start-up
+ *   <root>{c:<id>}:approvals             hash   the customer's four-eyes setting: enabled, expiryMs, importThreshold
+ *   <root>{c:<id>}:approval:<requestId>  hash   an approval request: state, requester, reason, change (JSON), the versions
+ *                                               it was computed from, decider, outcome, where its channel card is; 30 days
+ *   <root>{c:<id>}:offboard:<jobId>      hash   an offboarding job: user, colleague, licenses, each finished step, state
+ *   <root>{c:<id>}:offboard:<jobId>:lock string the instance running that job (expires unless the job ends first)
+ *   <root>offboard-jobs                  set    "<customerId> <jobId>" of running offboardings, resumed at start-up
+ *   <root>approvals-channel              string JSON conversation reference of the partner's approvals channel
  *
  * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
  * text search matches names and UPNs without reading the user hashes.
@@ -113,6 +121,21 @@ export class KeyLayout {
   }
   importJob(customerId: string, jobId: string, part: '' | ':rows' | ':results' | ':lock' = ''): string {
     return `${this.tag(customerId)}:import:${jobId}${part}`;
+  }
+  approvalSettings(customerId: string): string {
+    return `${this.tag(customerId)}:approvals`;
+  }
+  approvalRequest(customerId: string, requestId: string): string {
+    return `${this.tag(customerId)}:approval:${requestId}`;
+  }
+  offboardJob(customerId: string, jobId: string, part: '' | ':lock' = ''): string {
+    return `${this.tag(customerId)}:offboard:${jobId}${part}`;
+  }
+  runningOffboardings(): string {
+    return `${this.root}offboard-jobs`;
+  }
+  approvalsChannel(): string {
+    return `${this.root}approvals-channel`;
   }
   runningImports(): string {
     return `${this.root}import-jobs`;

@@ -277,6 +277,23 @@ local res, detail = run()
 return finish(res, detail)
 `;
 
+/** ARGV[7] expected version. Sets signInBlocked; an already blocked user is left as it is (no version bump). */
+const BLOCK_SIGN_IN = `
+local function run()
+  local key = KEYS[FIRST_USER_KEY]
+  local u = loadUser(key)
+  if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(key)} end
+  if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
+  if ARGV[7] ~= '' and ARGV[7] ~= u.version then return {'ERR', 'STALE', u.id} end
+  if u.signInBlocked == '1' then return {'OK', u.id, u.version, '0'}, u.upn .. ' already blocked' end
+  local version = tostring(tonumber(u.version) + 1)
+  redis.call('HSET', key, 'signInBlocked', '1', 'version', version)
+  return {'OK', u.id, version, '1'}, u.upn
+end
+local res, detail = run()
+return finish(res, detail)
+`;
+
 /** ARGV[7..] expected version per user. All or nothing. */
 const DELETE_USERS = `
 local function run()
@@ -507,6 +524,7 @@ export const MUTATING_SCRIPTS = {
   pabChangeLicenses: CHANGE_LICENSES,
   pabResetPassword: RESET_PASSWORD,
   pabDeleteUsers: DELETE_USERS,
+  pabBlockSignIn: BLOCK_SIGN_IN,
   pabRestoreUsers: RESTORE_USERS,
   pabPurgeUsers: PURGE_USERS,
   pabDiscardNewUsers: DISCARD_NEW_USERS,

@@ -71,6 +71,12 @@ describe('typed commands: every command and flag of SPEC §2', () => {
     ['replace o365_e3 spe_e5 contoso alice, bob', { name: 'replace', from: 'O365_E3', to: 'SPE_E5', customer: 'contoso', users: ['alice', 'bob'] }],
     ['grant helpdesk 6f1a2b3c-0000-4000-8000-000000000002', { name: 'grant', role: 'helpdesk', agent: '6f1a2b3c-0000-4000-8000-000000000002' }],
     ['revoke 6f1a2b3c-0000-4000-8000-000000000002', { name: 'revoke', agent: '6f1a2b3c-0000-4000-8000-000000000002' }],
+    ['offboard contoso alice', { name: 'offboard', customer: 'contoso', user: 'alice' }],
+    ['offboard contoso alice --to bob', { name: 'offboard', customer: 'contoso', user: 'alice', to: 'bob' }],
+    ['approvals contoso on', { name: 'approvals', customer: 'contoso', enabled: true }],
+    ['approvals contoso ON --expires 48', { name: 'approvals', customer: 'contoso', enabled: true, expiryHours: 48 }],
+    ['approvals "Contoso Ltd" off', { name: 'approvals', customer: 'Contoso Ltd', enabled: false }],
+    ['approvals channel here', { name: 'approvalsChannel' }],
   ];
   test.each(cases)('%s', (text, command) => {
     expect(parsed(text)).toEqual(command);
@@ -420,6 +426,12 @@ describe('card actions: each verb becomes the same Command as its typed twin', (
       finishSeries: { customerId: 'c', seriesId: 'A'.repeat(22), seriesKey: 'b'.repeat(43) },
       importCheck: { customerId: 'c', jobId: 'J'.repeat(12) },
       importRun: { customerId: 'c', jobId: 'J'.repeat(12), operationId: OP },
+      offboard: { customerId: 'c', userIds: 'u1' },
+      confirmOffboard: { customerId: 'c', userId: 'u1', version: 0, operationId: OP },
+      requestApproval: { customerId: 'c', kind: 'deleteUsers', userIds: ['u1'], operationId: OP, reason: 'why' },
+      decideApproval: { customerId: 'c', requestId: 'R'.repeat(16), decision: 'approve' },
+      viewApproval: { customerId: 'c', requestId: 'R'.repeat(16) },
+      approvalAgain: { customerId: 'c', requestId: 'R'.repeat(16) },
     };
     for (const verb of Object.values(VERBS)) expect([verb, actionToCommand(verb, minimal[verb]).ok]).toEqual([verb, true]);
   });

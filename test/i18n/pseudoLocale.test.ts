@@ -19,6 +19,8 @@ import {
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
+import { approvalCard, offboardConfirmCard, offboardResultCard, requestApprovalCard } from '../../cards/approvalCards';
+import type { ApprovalRequest, ApprovalState } from '../../services/approvals';
 import { importCustomerChoiceCard, importHowToCard } from '../../cards/importCards';
 import { text, card } from '../../cards/elements';
 import { COMMANDS } from '../../bot/commands/table';
@@ -202,7 +204,35 @@ const KEYWORDS = [
 
 // ------------------------------------------------------------------------------------------ every card
 
+const approvalRequest = (state: ApprovalState): ApprovalRequest => ({
+  id: 'AbCdEfGhIjKlMnOp',
+  customerId: customer.id,
+  change: { kind: 'deleteUsers', userIds: [users[0].id, users[1].id] },
+  reason: 'Left the bank',
+  requester: { id: 'helpdesk-1', name: 'Lee Gu' },
+  state,
+  createdAt: Date.UTC(2025, 2, 3, 9),
+  expiresAt: Date.UTC(2025, 2, 4, 9),
+  decidedBy: state === 'pending' ? undefined : { id: 'admin-1', name: 'Megan Bowen' },
+  users: [users[0], users[1]].map((u) => ({ id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName, licenses: u.licenses, role: u.role, version: u.version })),
+  difference: state === 'stale' ? [users[1].userPrincipalName] : [],
+  outcome: state === 'applied' ? { deleted: 2 } : state === 'failed' ? { error: 'NO_SEATS' } : undefined,
+});
+const offboardJob = { jobId: 'j', customerId: customer.id, userId: users[0].id, userPrincipalName: users[0].userPrincipalName, displayName: users[0].displayName, colleagueId: users[1].id, colleagueUpn: users[1].userPrincipalName, licenses: users[0].licenses, moved: users[0].licenses, owner: { id: 'a', name: 'Megan Bowen' }, done: ['block', 'reset', 'delete', 'transfer', 'audit'] as const };
+
+const APPROVAL_DATA = ['Lee Gu', 'Left the bank', 'Megan Bowen', 'NO_SEATS', pseudoDate(Date.UTC(2025, 2, 4, 9))];
+
 const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
+  ['request approval (delete)', () => requestApprovalCard(t, { customer, change: { kind: 'deleteUsers', userIds: [users[0].id] }, users: [users[0]], subscriptions, operationId: 'op-a1', notice: t('approval.reasonRequired') })],
+  ['request approval (offboard to a colleague)', () => requestApprovalCard(t, { customer, change: { kind: 'offboard', userId: users[0].id, toUserId: users[1].id }, users: [users[0]], colleague: users[1], subscriptions, operationId: 'op-a2' })],
+  ['request approval (admin password)', () => requestApprovalCard(t, { customer, change: { kind: 'resetPassword', userId: users[0].id }, users: [users[0]], subscriptions, operationId: 'op-a3' })],
+  ...(['pending', 'approved', 'applied', 'rejected', 'withdrawn', 'expired', 'failed', 'stale'] as ApprovalState[]).map(
+    (state): [string, () => AdaptiveCard, string[]] => [`approval card (${state})`, () => approvalCard(t, { customer, request: approvalRequest(state), subscriptions, viewer: { decide: true, withdraw: true }, refreshUserIds: ['29:1a'], notice: t('approval.ownRequest'), locale: 'qps' }), APPROVAL_DATA],
+  ),
+  ['offboard confirmation', () => offboardConfirmCard(t, { customer, plan: { user: users[0], colleague: users[1], licenses: users[0].licenses, moved: users[0].licenses }, subscriptions, operationId: 'op-o1' })],
+  ['offboard confirmation (no colleague)', () => offboardConfirmCard(t, { customer, plan: { user: users[0], licenses: users[0].licenses, moved: [] }, subscriptions, operationId: 'op-o2' })],
+  ['offboard result', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: [...offboardJob.done], state: 'done', transferError: 'NO_SEATS' } })],
+  ['offboard result (failed)', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: [], state: 'failed', error: 'STALE' } })],
   ['help', () => helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })) }), KEYWORDS],
   ['help (admin, with the Import users dialog)', () =>
     helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })), importDialog: true }), KEYWORDS],

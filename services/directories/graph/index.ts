@@ -399,6 +399,29 @@ export class GraphDirectory implements DirectoryBackend {
     }
   }
 
+  /** PATCH accountEnabled false; sending it again after a lost reply is harmless. */
+  async blockSignIn(customerId: string, ref: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    const tenant = await this.tenantOf(customerId);
+    let upn = ref.userId;
+    try {
+      const { result, replayed } = await this.ledger.once(tenant, options, async () => {
+        const [user] = await this.current(tenant, [ref]);
+        upn = user.userPrincipalName;
+        const request: GraphRequest = { method: 'PATCH', url: `/users/${user.id}`, body: { accountEnabled: false } };
+        const response = await this.call(() => this.client.send(tenant, request).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, request) : Promise.reject(err))));
+        if (response.status >= 400) throw this.typed(response);
+        return { userId: user.id };
+      });
+      const [user] = await this.readUsers(tenant, [result.userId]);
+      if (!user) throw new DirectoryError('USER_NOT_FOUND', { user: ref.userId });
+      if (!replayed) await this.record(tenant, options.actor, 'block-sign-in', upn, 'ok', upn);
+      return { user, replayed };
+    } catch (err) {
+      await this.recordFailure(tenant, options.actor, 'block-sign-in', upn, err);
+      throw err;
+    }
+  }
+
   async deleteUsers(customerId: string, refs: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>> {
     const tenant = await this.tenantOf(customerId);
     const target = `${refs.length} user(s)`;
@@ -714,6 +737,7 @@ export class GraphDirectory implements DirectoryBackend {
       version: 0,
       mustChangePassword: false,
       hasPassword: true,
+      ...(u.accountEnabled === false ? { signInBlocked: true } : {}),
     };
     user.version = versionOf(user, u.lastPasswordChangeDateTime ?? '', u.accountEnabled !== false);
     return user;

@@ -1,0 +1,110 @@
+/**
+ * Four eyes and offboarding over HTTP (Redis directory): the issue's "done when" — a helpdesk agent requests deleting
+ * three users; two admin agents approve from the channel card at the same moment; the users are deleted once, both
+ * clickers see the outcome, the audit names both — and an offboarding from its confirmation card.
+ */
+import { Agent, BotClient, CHANNEL, Card, cardOf, findAction, visibleText } from '../support/botClient';
+import { errorLogs, LEE, MEGAN, startBotApp, STORY_CUSTOMER, BotApp } from '../support/botApp';
+import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { VERBS } from '../../cards/verbs';
+
+const HELEN: Agent = { id: '29:1helen-helpdesk', aadObjectId: '6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f', name: 'Helen Helpdesk' };
+const NESTOR: Agent = { id: '29:1nestor-admin', aadObjectId: '8e7f6a5b-4c3d-4e2f-9a1b-0c9d8e7f6a5b', name: 'Nestor Admin' };
+
+let connector: FakeConnector;
+let bot: BotApp;
+beforeAll(async () => (connector = await startFakeConnector()));
+afterAll(() => connector.stop());
+beforeEach(async () => {
+  bot = await startBotApp(connector, { seed: STORY_CUSTOMER, env: { ADMIN_AGENTS: [MEGAN, LEE, NESTOR].map((a) => a.aadObjectId).join(','), HELPDESK_AGENTS: HELEN.aadObjectId } });
+});
+afterEach(async () => {
+  await bot.stop();
+  expect(errorLogs(bot.logLines)).toEqual([]);
+});
+
+/** The card as this agent's Teams client refreshes it (refresh.userIds, trigger automatic). */
+async function refreshed(client: BotClient, card: Card): Promise<Card> {
+  const refresh = card.refresh as { action: { verb: string; data: unknown }; userIds: string[] };
+  expect(refresh.userIds).toContain(client.agent.id);
+  const activity = client.invokeActivity(refresh.action.verb, refresh.action.data, CHANNEL);
+  (activity.value as { trigger: string }).trigger = 'automatic';
+  return (await client.sendInvoke(activity)).card;
+}
+
+test('a helpdesk request to delete three users, approved by two admins at once: deleted once, both see the outcome, audited with both names', async () => {
+  const [megan, lee, helen, nestor] = [bot.client(MEGAN), bot.client(LEE), bot.client(HELEN), bot.client(NESTOR)];
+  // Each agent has spoken to the bot in its 1:1 chat (that is where outcomes go).
+  for (const c of [megan, lee, helen, nestor]) await bot.say(c, 'whoami');
+  expect(visibleText((await bot.say(megan, 'approvals channel here', CHANNEL)).card)).toContain('posted in this channel');
+  expect(visibleText((await bot.say(megan, 'approvals contoso on')).card)).toContain('Four-eyes approvals are on');
+  // Without approvals a helpdesk agent may not delete; with them, it may ask.
+  const { card: request } = await bot.say(helen, 'delete user contoso alice,bob,carol');
+  expect(visibleText(request)).toContain('Delete 3 users');
+  const sent = await helen.click(request, 'Request approval', { reason: 'left the company' });
+  expect(visibleText(sent.card)).toContain('posted in the approvals channel');
+  expect(visibleText(sent.card)).toContain('Withdraw');
+  for (const u of ['alice', 'bob', 'carol']) expect((await bot.t.directory.findUser('contoso', u)).state).toBe('active');
+
+  const channelId = megan.conversationId(CHANNEL);
+  const posted = connector.records().filter((r) => r.conversationId === channelId && r.kind !== 'update');
+  if (!posted.length) throw new Error(JSON.stringify(connector.records().map((r) => [r.kind, r.conversationId, visibleText(cardOf(r.activity)).slice(0, 80)])));
+  const channelCard = cardOf(posted[posted.length - 1].activity);
+  expect(visibleText(channelCard)).toContain('Helen Helpdesk');
+  expect(visibleText(channelCard)).toContain('left the company');
+  expect(() => findAction(channelCard, 'Approve')).toThrow();
+  // The requester and a helpdesk agent see it read-only; admins other than the requester get Approve / Reject.
+  const helenView = await refreshed(helen, channelCard);
+  expect(() => findAction(helenView, 'Approve')).toThrow();
+  const [meganView, leeView] = [await refreshed(megan, channelCard), await refreshed(lee, channelCard)];
+  findAction(meganView, 'Reject');
+  const [a, b] = await Promise.all([megan.click(meganView, 'Approve', {}, CHANNEL), lee.click(leeView, 'Approve', {}, CHANNEL)]);
+  for (const answer of [a, b]) {
+    expect(answer.status).toBe(200);
+    expect(visibleText(answer.card)).toMatch(/Approved by (Megan Bowen|Lee Gu) and applied/);
+    expect(visibleText(answer.card)).toContain('3 users deleted');
+  }
+  for (const u of ['alice', 'bob', 'carol']) expect((await bot.t.directory.findUser('contoso', u)).state).toBe('deleted');
+  const { entries } = await bot.t.directory.audit('contoso');
+  expect(entries.filter((e) => e.action === 'delete-users' && e.result === 'ok')).toHaveLength(1);
+  expect(entries.filter((e) => e.action === 'approval-requested').map((e) => e.actorName)).toEqual(['Helen Helpdesk']);
+  const approved = entries.filter((e) => e.action === 'approval-approved');
+  expect(approved).toHaveLength(1);
+  expect(approved[0].detail).toContain('requested by Helen Helpdesk');
+  // The channel card now says so for everyone, and the requester got the outcome in its 1:1 chat.
+  const updates = connector.records().filter((r) => r.conversationId === channelId && r.kind === 'update');
+  expect(visibleText(cardOf(updates[updates.length - 1].activity))).toContain('3 users deleted');
+  const helenChat = connector.activitiesIn(helen.conversationId());
+  expect(visibleText(cardOf(helenChat[helenChat.length - 1]))).toContain('3 users deleted');
+  // A third click later sees who approved it; nothing runs again.
+  const late = await nestor.invoke(VERBS.decideApproval, { ...(findAction(meganView, 'Approve').data as object) }, CHANNEL);
+  expect(visibleText(late.card)).toMatch(/Approved by (Megan Bowen|Lee Gu) and applied/);
+  expect((await bot.t.directory.audit('contoso')).entries.filter((e) => e.action === 'delete-users')).toHaveLength(1);
+});
+
+test('a confirmation card drawn before approvals were turned on no longer deletes', async () => {
+  const megan = bot.client(MEGAN);
+  const { card } = await bot.say(megan, 'delete user contoso alice');
+  await bot.say(megan, 'approvals contoso on');
+  const answer = await megan.click(card, 'Delete');
+  expect(visibleText(answer.card)).toContain('needs a second admin agent');
+  expect((await bot.t.directory.findUser('contoso', 'alice')).state).toBe('active');
+});
+
+test('offboard --to: one confirmation, then blocked, deleted, the colleague holds the licenses; Restore brings the user back', async () => {
+  const megan = bot.client(MEGAN);
+  const { card } = await bot.say(megan, 'offboard contoso bob --to carol');
+  const text = visibleText(card);
+  expect(text).toContain('Block sign-in at once');
+  expect(text).toContain('to Carol White');
+  const done = await megan.click(card, 'Offboard');
+  expect(visibleText(done.card)).toContain('Bob Jones is offboarded');
+  const bob = await bot.t.directory.findUser('contoso', 'bob');
+  expect(bob).toMatchObject({ state: 'deleted', signInBlocked: true });
+  expect((await bot.t.directory.findUser('contoso', 'carol')).licenses.sort()).toEqual(['O365_E3', 'SPE_E5']);
+  // The same button again changes nothing.
+  await megan.click(card, 'Offboard');
+  expect((await bot.t.directory.audit('contoso')).entries.filter((e) => e.action === 'offboard')).toHaveLength(1);
+  const restored = await bot.say(megan, 'restore contoso bob');
+  expect(visibleText(restored.card)).toContain('bob@contoso.onmicrosoft.com: restored');
+});
