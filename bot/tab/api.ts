@@ -109,6 +109,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 /** What the page shows of a user: never a password hash or anything it does not display. */
 const row = (u: CustomerUser) => ({ id: u.id, version: u.version, displayName: u.displayName, userPrincipalName: u.userPrincipalName, licenses: u.licenses, role: u.role, state: u.state });
 
+/** The query string (the server has no query parser plugin: only /api/messages' JSON body is parsed). */
+const queryOf = (req: restify.Request): Record<string, string> => Object.fromEntries(new URL(req.url ?? '/', 'http://tab.invalid').searchParams);
+
 function browserTranslator(req: restify.Request): Translator {
   const language = String(req.headers['accept-language'] ?? '').split(',')[0].split(';')[0].trim();
   return translator(language || undefined);
@@ -196,7 +199,7 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
   server.get(
     `${TAB_API}/customers`,
     route('customers', 'customers', async (req) => {
-      const q = parse(z.string().max(100).optional(), req.query?.q);
+      const q = parse(z.string().max(100).optional(), queryOf(req).q);
       return { customers: (await directory.listCustomers(q)).map((c) => ({ id: c.id, name: c.name, domain: c.domains[0] ?? '' })) };
     }),
   );
@@ -214,7 +217,7 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     `${TAB_API}/customers/:customerId/users`,
     route('users', 'users', async (req) => {
       const customerId = customerOf(req);
-      const q = parse(viewQuery.extend({ offset: z.coerce.number().int().min(0).max(10_000_000).default(0), order: z.enum(['asc', 'desc']).default('asc') }), req.query ?? {});
+      const q = parse(viewQuery.extend({ offset: z.coerce.number().int().min(0).max(10_000_000).default(0), order: z.enum(['asc', 'desc']).default('asc') }), queryOf(req));
       const query = { filter: parseFilter(q.filter), role: parseRole(q.role), search: q.search };
       // The directory lists by display name (its index); Z to A reads the window that mirrors this one, reversed.
       if (q.order === 'asc') {
