@@ -327,7 +327,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       jwksUrl: v.TAB_SSO_JWKS_URL ?? DEFAULT_TAB_SSO_JWKS_URL,
       audiences: Object.freeze(
         v.TAB_SSO_AUDIENCE ??
-          (v.MicrosoftAppId ? [`api://${new URL(v.PUBLIC_BASE_URL ?? `http://localhost:${port}`).host}/botid-${v.MicrosoftAppId}`, v.MicrosoftAppId] : []),
+          (v.MicrosoftAppId ? [`api://${new URL(v.PUBLIC_BASE_URL ?? `http://localhost:${port}`).hostname}/botid-${v.MicrosoftAppId}`, v.MicrosoftAppId] : []),
       ),
       issuer: v.TAB_SSO_ISSUER ?? DEFAULT_TAB_SSO_ISSUER,
     }),

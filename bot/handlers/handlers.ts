@@ -51,6 +51,7 @@ async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<C
     deletedCount: counts.deleted,
     permissions: permissionsOf(ctx.caller.role),
     notice,
+    tabAppId: ctx.appId,
   });
 }
 

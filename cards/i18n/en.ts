@@ -368,7 +368,7 @@ export const en = {
   'tab.customerSearch': 'Search customers',
   'tab.chooseCustomer': 'Choose a customer to see its users and licenses.',
   'tab.noCustomers': 'No customer matches.',
-  'tab.count': { one: '{shown} of {total} user', other: '{shown} of {total} users' },
+  'tab.count': { one: '{shown} of {count} user', other: '{shown} of {count} users' },
   'tab.seats': '{name}: {assigned} of {total} assigned, {available} available',
   'tab.col.select': 'Selected',
   'tab.col.name': 'Display name',

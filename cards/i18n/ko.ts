@@ -371,7 +371,7 @@ export const ko: Catalog = {
   'tab.customerSearch': '고객 검색',
   'tab.chooseCustomer': '사용자와 라이선스를 보려면 고객을 선택하세요.',
   'tab.noCustomers': '일치하는 고객이 없습니다.',
-  'tab.count': '사용자 {total}명 중 {shown}명',
+  'tab.count': '사용자 {count}명 중 {shown}명',
   'tab.seats': '{name}: {total}개 중 {assigned}개 할당됨, {available}개 사용 가능',
   'tab.col.select': '선택',
   'tab.col.name': '표시 이름',

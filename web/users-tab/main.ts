@@ -366,7 +366,7 @@ class UsersTab {
         return tr;
       },
       (total) => {
-        count.textContent = t('tab.count', { shown: total, total: this.counts.active, count: this.counts.active });
+        count.textContent = t('tab.count', { shown: total, count: this.counts.active });
         this.renderSelection();
       },
     );
