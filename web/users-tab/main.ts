@@ -282,7 +282,7 @@ class UsersTab {
   private renderSeats(): HTMLElement {
     return el(
       'ul',
-      { id: 'seats', class: 'seats', 'aria-label': t('tab.license') },
+      { id: 'seats', class: 'seats', 'aria-label': t('tab.col.licenses') },
       ...this.subscriptions.map((s) => el('li', {}, t('tab.seats', { name: s.name, assigned: s.assignedSeats, total: s.totalSeats, available: s.availableSeats }))),
     );
   }
@@ -403,11 +403,15 @@ class UsersTab {
     void this.table.reset().then(() => this.renderSelection());
   }
 
-  private renderSelection(): void {
+  private renderSelection(force = false): void {
     const section = document.getElementById('selection');
     if (!section || !this.table) return;
     const n = this.selectedCount();
     const p = this.me.permissions;
+    // Drawn again only when what it shows changed (a control being clicked must not be replaced under the pointer).
+    const key = `${n}|${this.allMatching?.selectionId ?? ''}|${this.table.count}|${this.subscriptions.map((s) => s.availableSeats).join(',')}`;
+    if (section.dataset.key === key && !force) return;
+    section.dataset.key = key;
     const items: HTMLElement[] = [el('span', { id: 'selected-count', class: 'selected-count' }, t('tab.selected', { count: n }))];
     if (p.manageUsers && !this.allMatching && this.table.count > 0) {
       const all = el('button', { type: 'button', id: 'select-all' }, t('tab.selectAllMatching', { count: this.table.count }));
@@ -496,12 +500,12 @@ class UsersTab {
     const box = el('div', { id: 'confirm', class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'confirm-text' }, el('p', { id: 'confirm-text' }, t('tab.confirmDelete', { count: n })), yes, no);
     section.replaceChildren(box);
     yes.focus();
-    no.addEventListener('click', () => this.renderSelection());
+    no.addEventListener('click', () => this.renderSelection(true));
     yes.addEventListener('click', async () => {
       yes.disabled = true;
       const result = await this.api.call<{ deleted: unknown[]; subscriptions: Subscription[]; counts: Counts }>('POST', `/customers/${encodeURIComponent(this.customerId)}/delete`, { operationId: crypto.randomUUID(), ...this.target() });
       if (!result.ok) {
-        this.renderSelection();
+        this.renderSelection(true);
         return this.fail(result.problem);
       }
       await this.afterChange(t('delete.done', { count: result.value.deleted.length }), result.value);

@@ -21,6 +21,8 @@ export class VirtualTable<R> {
   private readonly top: HTMLTableRowElement;
   private readonly bottom: HTMLTableRowElement;
   private frame = 0;
+  /** Whether the total of the current listing was reported (a listing of 0 rows is reported too). */
+  private reported = false;
 
   constructor(
     private readonly table: HTMLTableElement,
@@ -43,6 +45,7 @@ export class VirtualTable<R> {
   /** Everything again from the first row (a new filter, sort or customer, or after a change). */
   async reset(keepScroll = false): Promise<void> {
     this.generation++;
+    this.reported = false;
     this.windows.clear();
     this.loading.clear();
     if (!keepScroll) this.scroller.scrollTop = 0;
@@ -83,7 +86,8 @@ export class VirtualTable<R> {
     const promise = this.fetchWindow(offset).then((w) => {
       if (generation !== this.generation || !w) return;
       this.windows.set(offset, w.rows);
-      if (w.total !== this.total) {
+      if (w.total !== this.total || !this.reported) {
+        this.reported = true;
         this.total = w.total;
         this.table.setAttribute('aria-rowcount', String(w.total + 1));
         this.onTotal(w.total);
