@@ -7,7 +7,7 @@
  * aborted, and Chromium resolves no other host name.
  *
  * Screenshots in test-output/ (gitignored): users-tab-*.png, one per state; docs/users-tab-light.png and
- * docs/users-tab-dark-ko.png (the README's) are copies of users-tab-assigned.png and users-tab-dark-ko.png.
+ * docs/users-tab-dark-ko.png (the README's) are copies of users-tab-selected-all.png and users-tab-dark-ko.png.
  *
  * Needs /usr/bin/chromium: skipped without it, except under CI, where it fails.
  */
