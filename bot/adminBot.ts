@@ -296,6 +296,7 @@ export class AdminBot extends TeamsActivityHandler {
         // For an invoke, the card that was clicked is the message it replies to.
         cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId },
         publicBaseUrl: this.deps.publicBaseUrl,
+        appId: this.deps.appId || undefined,
         privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, this.deps.conversations, context),
         t,
         locale,

@@ -23,7 +23,9 @@ import { AgentRoles } from './agents';
 import type { Settings } from './config';
 import { createLogger } from './logger';
 import { checkProductionRedis } from './redisChecks';
-import { AgentConversations, PrivateChannel } from './privateChannel';
+import { AgentConversations, deliverToAgent, PrivateChannel } from './privateChannel';
+import { TabAuthenticator } from './tab/auth';
+import { registerTabRoutes } from './tab/routes';
 import { DEMO_DATA_FILE } from './paths';
 import { SignIn } from './signIn';
 
@@ -267,6 +269,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       });
       return outcome;
     },
+  });
+  // The Users and licenses tab (Teams SSO only) and its JSON API: the same service calls and roles as the bot's.
+  registerTabRoutes(server, {
+    directory,
+    agents,
+    vault,
+    logger,
+    publicBaseUrl: settings.publicBaseUrl,
+    auth: new TabAuthenticator({ sso: settings.tabSso, partnerTenantId: settings.partnerTenantId, now: () => clock.now() }),
+    deliverPrivately: (agentId, card) => deliverToAgent(adapter, settings.microsoftAppId ?? '', conversations, agentId, undefined, card),
   });
   // Liveness plus Redis reachability; 503 while starting, stopping or when Redis does not answer within 1 s.
   server.get('/healthz', async (_req, res) => {

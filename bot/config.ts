@@ -74,8 +74,28 @@ export interface Settings {
   readonly azureAuthorityHost: string;
   /** The Bot Framework token service (botbuilder's `OAuthUrl`); undefined: botbuilder's own default. */
   readonly botOAuthUrl: string | undefined;
+  /** The Users and licenses tab's Teams SSO token check (bot/tab/auth.ts). */
+  readonly tabSso: TabSsoSettings;
   /** True when MicrosoftAppId is unset: no Bot Framework authentication (Emulator / Agents Playground). */
   readonly localMode: boolean;
+}
+
+/** Microsoft's key set for Entra ID v2.0 tokens (every tenant's keys). */
+export const DEFAULT_TAB_SSO_JWKS_URL = 'https://login.microsoftonline.com/common/discovery/v2.0/keys';
+/** Issuer of a Teams SSO (Entra ID v2.0) token; {tid} is the partner tenant (or the token's tenant when none is set). */
+export const DEFAULT_TAB_SSO_ISSUER = 'https://login.microsoftonline.com/{tid}/v2.0';
+
+export interface TabSsoSettings {
+  /** Where the signing keys are (TAB_SSO_JWKS_URL). */
+  readonly jwksUrl: string;
+  /**
+   * Accepted `aud` values (TAB_SSO_AUDIENCE, comma-separated); default: the app id URI the manifest's
+   * webApplicationInfo declares (`api://<PUBLIC_BASE_URL host>/botid-<MicrosoftAppId>`) and the app id itself. Empty
+   * (local mode without TAB_SSO_AUDIENCE): no token is accepted and the tab's API answers 401.
+   */
+  readonly audiences: readonly string[];
+  /** `iss` template (TAB_SSO_ISSUER), with `{tid}`. */
+  readonly issuer: string;
 }
 
 export interface SettingProblem {
@@ -186,6 +206,21 @@ const schema = z.object({
     .superRefine((v, ctx) => {
       const problem = baseUrlProblem(v);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+  TAB_SSO_JWKS_URL: z.string()
+    .refine((v) => {
+      const u = parseUrl(v);
+      return u !== undefined && (u.protocol === 'https:' || (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)));
+    }, { error: 'must be an https:// URL of a JSON Web Key Set (http:// only for 127.0.0.1 or localhost, in tests)' })
+    .optional(),
+  TAB_SSO_AUDIENCE: z.string()
+    .refine((v) => idList(v).length > 0, { error: 'must be a comma-separated list of accepted token audiences (app id URI, app id)' })
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
+    .optional(),
+  TAB_SSO_ISSUER: z.string()
+    .refine((v) => { const u = parseUrl(v.replace('{tid}', '00000000-0000-0000-0000-000000000000')); return u !== undefined && /^https?:$/.test(u.protocol); }, {
+      error: 'must be an http(s) URL template of the token issuer, e.g. https://login.microsoftonline.com/{tid}/v2.0',
     })
     .optional(),
   LOG_LEVEL: z.string()
@@ -338,6 +373,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     provisionFile: v.PROVISION_FILE,
     publicBaseUrl: v.PUBLIC_BASE_URL ?? `http://localhost:${port}`,
     logLevel: v.LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
+    tabSso: Object.freeze({
+      jwksUrl: v.TAB_SSO_JWKS_URL ?? DEFAULT_TAB_SSO_JWKS_URL,
+      audiences: Object.freeze(
+        v.TAB_SSO_AUDIENCE ??
+          (v.MicrosoftAppId ? [`api://${new URL(v.PUBLIC_BASE_URL ?? `http://localhost:${port}`).hostname}/botid-${v.MicrosoftAppId}`, v.MicrosoftAppId] : []),
+      ),
+      issuer: v.TAB_SSO_ISSUER ?? DEFAULT_TAB_SSO_ISSUER,
+    }),
     localMode: v.MicrosoftAppId === undefined,
     directoryBackend: v.DIRECTORY_BACKEND ?? 'redis',
     oauthConnectionName: v.OAUTH_CONNECTION_NAME,
@@ -375,6 +418,7 @@ export function settingsForLog(settings: Settings): Record<string, unknown> {
     provisionFile: settings.provisionFile ?? null,
     publicBaseUrl: settings.publicBaseUrl,
     logLevel: settings.logLevel,
+    tabSso: { jwksUrl: settings.tabSso.jwksUrl, audiences: settings.tabSso.audiences, issuer: settings.tabSso.issuer },
     localMode: settings.localMode,
     directoryBackend: settings.directoryBackend,
     oauthConnectionName: settings.oauthConnectionName ?? null,

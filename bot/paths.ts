@@ -23,3 +23,6 @@ export const DIALOG_BUILD_DIR = path.join(PROJECT_ROOT, 'dist', 'dialogs');
 
 /** The dialog page's sources (browser code, bundled at build time; absent from a production image). */
 export const DIALOG_SOURCE_DIR = path.join(PROJECT_ROOT, 'web', 'import-dialog');
+
+/** The Users and licenses tab's page sources (bundled into DIALOG_BUILD_DIR beside the dialog's). */
+export const TAB_SOURCE_DIR = path.join(PROJECT_ROOT, 'web', 'users-tab');

@@ -61,6 +61,20 @@ export interface UsersCardModel {
   permissions: Permissions;
   /** What just happened (e.g. "2 users deleted"), shown above the list. */
   notice?: string;
+  /** The Teams app id (MicrosoftAppId): the card links to the Users and licenses tab; unset (local mode): no link. */
+  tabAppId?: string;
+}
+
+/** The personal tab (manifest staticTabs entityId `users`). */
+export const TAB_ENTITY_ID = 'users';
+
+/**
+ * A Teams deep link to the Users and licenses tab, opened on this customer and filter: the tab reads them from its
+ * context's subPageId (the link's subEntityId).
+ */
+export function tabDeepLink(appId: string, customerId: string, filter: UserFilter): string {
+  const context = { subEntityId: JSON.stringify({ customer: customerId, filter: filterValue(filter) }) };
+  return `https://teams.microsoft.com/l/entity/${encodeURIComponent(appId)}/${TAB_ENTITY_ID}?context=${encodeURIComponent(JSON.stringify(context))}`;
 }
 
 const filterValue = (f: UserFilter): string => (f.kind === 'license' ? `license:${f.skuId}` : f.kind);
@@ -79,6 +93,8 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   const navigation = [execute(t('users.licensesButton'), VERBS.licenses, { customerId: m.customer.id })];
   // A dialog, so that importing works in channels and group chats too (files reach a bot only in the 1:1 chat).
   if (m.permissions.manageUsers) navigation.push(openDialog(t('users.importUsers'), { dialog: IMPORT_DIALOG, customerId: m.customer.id }));
+  // The table for customers too large for a card: the same filter, in the tab.
+  if (m.tabAppId) navigation.push({ type: 'Action.OpenUrl', title: t('tab.openInTab'), url: tabDeepLink(m.tabAppId, m.customer.id, m.filter) });
   body.push(actionSet(navigation));
   if (m.role) body.push(text(t('users.roleFilter', { role: t(`role.${m.role}`) }), { isSubtle: true, spacing: 'None' }));
   body.push(

@@ -6,12 +6,21 @@
 import { build } from 'esbuild';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DIALOG_BUILD_DIR, DIALOG_OUTPUTS, DIALOG_SOURCE_DIR, DialogAssets } from '../bot/dialogs/assets';
+import { DIALOG_BUILD_DIR, DIALOG_OUTPUTS, DIALOG_SOURCE_DIR, DialogAssets, TAB_OUTPUTS, TAB_SOURCE_DIR } from '../bot/dialogs/assets';
 
 /** Bundles the page (minified, for the browsers Teams runs in) and returns the files; nothing is written. */
 export async function bundleDialogAssets(): Promise<DialogAssets> {
+  return bundlePage('import dialog', DIALOG_SOURCE_DIR, 'import-dialog');
+}
+
+/** The Users and licenses tab's page (web/users-tab), bundled the same way. */
+export async function bundleTabAssets(): Promise<DialogAssets> {
+  return bundlePage('users tab', TAB_SOURCE_DIR, 'users-tab');
+}
+
+async function bundlePage(what: string, dir: string, name: string): Promise<DialogAssets> {
   const result = await build({
-    entryPoints: { 'import-dialog': path.join(DIALOG_SOURCE_DIR, 'main.ts'), 'import-dialog-style': path.join(DIALOG_SOURCE_DIR, 'style.css') },
+    entryPoints: { [name]: path.join(dir, 'main.ts'), [`${name}-style`]: path.join(dir, 'style.css') },
     bundle: true,
     minify: true,
     format: 'iife',
@@ -23,7 +32,7 @@ export async function bundleDialogAssets(): Promise<DialogAssets> {
   });
   const file = (ext: string) => {
     const out = result.outputFiles.find((f) => f.path.endsWith(ext));
-    if (!out) throw new Error(`esbuild produced no ${ext} file for the import dialog`);
+    if (!out) throw new Error(`esbuild produced no ${ext} file for the ${what}`);
     return Buffer.from(out.contents);
   };
   return { js: file('.js'), css: file('.css') };
@@ -31,14 +40,16 @@ export async function bundleDialogAssets(): Promise<DialogAssets> {
 
 /** Builds the page into dist/dialogs/ (`npm run build:dialog`). */
 export async function writeDialogAssets(dir = DIALOG_BUILD_DIR): Promise<DialogAssets> {
-  const assets = await bundleDialogAssets();
+  const [assets, tab] = await Promise.all([bundleDialogAssets(), bundleTabAssets()]);
   mkdirSync(dir, { recursive: true });
-  for (const [kind, name] of Object.entries(DIALOG_OUTPUTS) as Array<[keyof DialogAssets, string]>) {
-    // Written aside and renamed: a server reading the folder never sees half a file.
-    const target = path.join(dir, name);
-    const temporary = `${target}.${process.pid}.tmp`;
-    writeFileSync(temporary, assets[kind]);
-    renameSync(temporary, target);
+  for (const [files, outputs] of [[tab, TAB_OUTPUTS], [assets, DIALOG_OUTPUTS]] as const) {
+    for (const [kind, name] of Object.entries(outputs) as Array<[keyof DialogAssets, string]>) {
+      // Written aside and renamed: a server reading the folder never sees half a file.
+      const target = path.join(dir, name);
+      const temporary = `${target}.${process.pid}.tmp`;
+      writeFileSync(temporary, files[kind]);
+      renameSync(temporary, target);
+    }
   }
   return assets;
 }

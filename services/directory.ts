@@ -144,12 +144,13 @@ export class DirectoryService {
 
   async listUsers(customerId: string, query: ListUsersQuery = {}): Promise<UserPage> {
     const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 100);
-    const page = Math.max(query.page ?? 1, 1);
+    const offset = query.offset !== undefined ? Math.max(Math.floor(query.offset), 0) : undefined;
+    const page = offset !== undefined ? Math.floor(offset / pageSize) + 1 : Math.max(query.page ?? 1, 1);
     const { users, total } = await this.backend.listUsers(customerId, {
       filter: query.filter ?? { kind: 'all' },
       role: query.role,
       search: (query.search ?? '').trim().toLowerCase(),
-      offset: (page - 1) * pageSize,
+      offset: offset ?? (page - 1) * pageSize,
       pageSize,
     });
     return { users, total, page, pageSize, pageCount: Math.max(1, Math.ceil(total / pageSize)) };
@@ -202,7 +203,7 @@ export class DirectoryService {
    * Every active user of a listing (all pages), when there are at most `limit`; otherwise a typed error with the
    * count, so that the caller can ask for a narrower listing.
    */
-  async listAllUsers(customerId: string, query: Omit<ListUsersQuery, 'page' | 'pageSize'>, limit = MAX_USERS_PER_CHANGE): Promise<CustomerUser[]> {
+  async listAllUsers(customerId: string, query: Omit<ListUsersQuery, 'page' | 'pageSize' | 'offset'>, limit = MAX_USERS_PER_CHANGE): Promise<CustomerUser[]> {
     const pageSize = 100;
     const first = await this.listUsers(customerId, { ...query, page: 1, pageSize });
     if (first.total > limit) throw new DirectoryError('TOO_MANY_USERS', { max: limit, given: first.total, listing: 1 });

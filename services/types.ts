@@ -80,6 +80,8 @@ export interface ListUsersQuery {
   search?: string;
   page?: number;
   pageSize?: number;
+  /** Rows to skip instead of whole pages (the tab's scrolled windows); `page` is then the page this offset falls in. */
+  offset?: number;
 }
 
 export interface UserPage {

@@ -43,6 +43,8 @@ describe('loadSettings defaults', () => {
       provisionFile: undefined,
       publicBaseUrl: 'http://localhost:3978',
       logLevel: 'info',
+      // Local mode: no app id, so no audience the tab's API would accept until TAB_SSO_AUDIENCE is set.
+      tabSso: { jwksUrl: 'https://login.microsoftonline.com/common/discovery/v2.0/keys', audiences: [], issuer: 'https://login.microsoftonline.com/{tid}/v2.0' },
       localMode: true,
       directoryBackend: 'redis',
       oauthConnectionName: undefined,
@@ -54,6 +56,14 @@ describe('loadSettings defaults', () => {
     expect(s.microsoftAppPassword).toBeUndefined();
     expect(s.azureClientSecret).toBeUndefined();
     expect(localMode(s)).toBe(true);
+  });
+
+  it('derives the tab\'s SSO audiences from PUBLIC_BASE_URL and MicrosoftAppId; refuses a plain-http key set elsewhere than loopback', () => {
+    const appId = '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
+    const s = loadSettings({ MicrosoftAppId: appId, MicrosoftAppPassword: 'x', PUBLIC_BASE_URL: 'https://bot.contoso.com' });
+    expect(s.tabSso.audiences).toEqual([`api://bot.contoso.com/botid-${appId}`, appId]);
+    expect(() => loadSettings({ TAB_SSO_JWKS_URL: 'http://keys.example.com/keys' })).toThrow(/TAB_SSO_JWKS_URL: must be an https:\/\/ URL/);
+    expect(loadSettings({ TAB_SSO_JWKS_URL: 'http://127.0.0.1:9/keys', TAB_SSO_AUDIENCE: 'api://a, b' }).tabSso).toMatchObject({ jwksUrl: 'http://127.0.0.1:9/keys', audiences: ['api://a', 'b'] });
   });
 
   it('treats blank variables as unset', () => {

@@ -119,6 +119,20 @@ describe('manifest template', () => {
   });
 });
 
+describe('the Users and licenses tab in the manifest', () => {
+  it('is a personal static tab and a channel/chat configurable tab on the bot\'s own pages, with SSO for the bot\'s app', async () => {
+    const { manifest } = buildManifest({ appId: APP_ID, publicBaseUrl: BASE, version: '1.2.3' });
+    const m = manifest as any;
+    expect(m.staticTabs).toEqual([
+      { entityId: 'users', name: 'Users and licenses', contentUrl: `${BASE}/tabs/users?locale={locale}`, websiteUrl: `${BASE}/tabs/users`, scopes: ['personal'] },
+    ]);
+    expect(m.configurableTabs[0]).toMatchObject({ configurationUrl: `${BASE}/tabs/users/config?locale={locale}`, scopes: ['team', 'groupChat'] });
+    // The audience the tab's API accepts by default (bot/config.ts) is this resource.
+    expect(m.webApplicationInfo).toEqual({ id: APP_ID, resource: `api://bot.contoso.com/botid-${APP_ID}` });
+    expect(await validateManifest(manifest)).toEqual([]);
+  });
+});
+
 describe('buildManifest', () => {
   it('fills the app id, bot id, version and valid domain', () => {
     const { manifest, warnings } = buildManifest({ appId: APP_ID, publicBaseUrl: BASE, version: '1.2.3' });

@@ -6,11 +6,14 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR } from '../paths';
+import { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR, TAB_SOURCE_DIR } from '../paths';
 
-export { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR };
+export { DIALOG_BUILD_DIR, DIALOG_SOURCE_DIR, TAB_SOURCE_DIR };
 export const DIALOG_SOURCES = ['main.ts', 'style.css'].map((f) => path.join(DIALOG_SOURCE_DIR, f));
 export const DIALOG_OUTPUTS = { js: 'import-dialog.js', css: 'import-dialog.css' } as const;
+/** The Users and licenses tab's page (web/users-tab), built by the same step into the same folder. */
+export const TAB_SOURCES = ['main.ts', 'table.ts', 'api.ts', 'style.css'].map((f) => path.join(TAB_SOURCE_DIR, f));
+export const TAB_OUTPUTS = { js: 'users-tab.js', css: 'users-tab.css' } as const;
 
 export interface DialogAssets {
   js: Buffer;
@@ -29,10 +32,10 @@ export class DialogAssetsMissingError extends Error {
  * `current` otherwise.
  */
 export function dialogAssetsState(dir = DIALOG_BUILD_DIR): 'missing' | 'stale' | 'current' {
-  const outputs = Object.values(DIALOG_OUTPUTS).map((n) => path.join(dir, n));
+  const outputs = [...Object.values(DIALOG_OUTPUTS), ...Object.values(TAB_OUTPUTS)].map((n) => path.join(dir, n));
   if (!outputs.every((f) => existsSync(f))) return 'missing';
   const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
-  return DIALOG_SOURCES.every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) ? 'current' : 'stale';
+  return [...DIALOG_SOURCES, ...TAB_SOURCES].every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) ? 'current' : 'stale';
 }
 
 let loaded: DialogAssets | undefined;
@@ -44,4 +47,15 @@ export async function dialogAssets(): Promise<DialogAssets> {
   if (dialogAssetsState() === 'missing') throw new DialogAssetsMissingError(DIALOG_BUILD_DIR);
   loaded = { js: readFileSync(file(DIALOG_OUTPUTS.js)), css: readFileSync(file(DIALOG_OUTPUTS.css)) };
   return loaded;
+}
+
+let tabLoaded: DialogAssets | undefined;
+
+/** The tab page's files for serving, read once from dist/dialogs/; a DialogAssetsMissingError when they are not built. */
+export async function tabAssets(): Promise<DialogAssets> {
+  if (tabLoaded) return tabLoaded;
+  const file = (name: string) => path.join(DIALOG_BUILD_DIR, name);
+  if (!Object.values(TAB_OUTPUTS).every((n) => existsSync(file(n)))) throw new DialogAssetsMissingError(DIALOG_BUILD_DIR);
+  tabLoaded = { js: readFileSync(file(TAB_OUTPUTS.js)), css: readFileSync(file(TAB_OUTPUTS.css)) };
+  return tabLoaded;
 }

@@ -37,6 +37,8 @@ export interface HandlerContext {
   downloadFile(file: IncomingFile): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: 'tooLarge' | 'failed' }>;
   /** Where this turn's card lives, so a background job can update it: the conversation (JSON) and the card's activity. */
   cardLocation: { conversation: string; activityId?: string };
+  /** The bot's Teams app id (MicrosoftAppId), for deep links to its tab; unset in local mode. */
+  appId?: string;
   /** Where download links point (PUBLIC_BASE_URL). */
   publicBaseUrl: string;
   t: Translator['t'];

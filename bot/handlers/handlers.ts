@@ -53,6 +53,7 @@ async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<C
     deletedCount: counts.deleted,
     permissions: permissionsOf(ctx.caller.role),
     notice,
+    tabAppId: ctx.appId,
   });
 }
 

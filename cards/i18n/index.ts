@@ -33,3 +33,9 @@ export const supportedLanguages = (): string[] => Object.keys(catalogs);
 
 // Shipped languages, registered at module load so `translator('ko-KR')` is Korean everywhere.
 registerCatalog('ko', ko);
+
+/** The raw messages of the catalog `translator(locale)` uses (for a browser page that formats them itself). */
+export function catalogFor(locale?: string): Catalog {
+  const language = (locale ?? 'en').toLowerCase().split(/[-_]/)[0];
+  return catalogs[language] ?? catalogs.en;
+}

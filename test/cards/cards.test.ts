@@ -35,6 +35,7 @@ import type { AuditEntry, Customer, CustomerUser, RestoreOutcome, Subscription, 
 const AC = require('adaptivecards/dist/adaptivecards.js') as typeof import('adaptivecards');
 
 const MAX_CARD_BYTES = 28 * 1024;
+const TAB_APP_ID = '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
 const { t } = translator('en-US');
 const FULL_PERMISSIONS = { manageUsers: true, resetPassword: true, restore: true };
 const NOW = Date.UTC(2025, 2, 3, 9, 0, 0);
@@ -175,6 +176,7 @@ const cases: Array<[string, () => AdaptiveCard]> = [
   ['choice of customers', () => choiceCard({ title: t('choice.customerTitle'), prompt: t('choice.customerPrompt', { text: 'wilber' }), options: demo.customers.map((c) => ({ title: `${c.name} (${c.domains[0]})`, commandText: `users ${c.id}` })) })],
   ['customers (all demo customers)', () => customersCard(t, { customers: demo.customers.map((c) => demoCustomer(c.id).customer) })],
   ['users: contoso page 1 of 300 users', () => usersCard(t, { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'all' }, deletedCount: 50, permissions: FULL_PERMISSIONS })],
+  ['users: with the Open in tab link', () => usersCard(t, { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'unlicensed' }, deletedCount: 0, permissions: FULL_PERMISSIONS, tabAppId: TAB_APP_ID })],
   ['users: contoso last page, filtered by license and search, with a notice', () =>
     usersCard(t, {
       ...contoso,
@@ -388,5 +390,29 @@ describe('text that came from users is shown as typed, never as markdown', () =>
       if (item instanceof AC.RichTextBlock) for (let j = 0; j < item.getInlineCount(); j++) runs.push((item.getInlineAt(j) as InstanceType<typeof AC.TextRun>).text ?? '');
     }
     expect(runs.filter((r) => r.includes(NASTY))).toEqual(users.map((u) => `${NASTY} \u2014 ${u.userPrincipalName}`));
+  });
+});
+
+describe('Open in tab', () => {
+  const find = (node: unknown): Record<string, unknown> | undefined => {
+    if (!node || typeof node !== 'object') return undefined;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'Action.OpenUrl' && o.title === 'Open in tab') return o;
+    for (const v of Object.values(o)) {
+      const found = Array.isArray(v) ? v.map(find).find(Boolean) : find(v);
+      if (found) return found;
+    }
+    return undefined;
+  };
+
+  test('the users card links to the personal tab with the customer and the filter (subEntityId); none in local mode', () => {
+    const card = usersCard(t, { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'license', skuId: 'O365_E3' }, deletedCount: 0, permissions: FULL_PERMISSIONS, tabAppId: TAB_APP_ID });
+    const link = new URL(String(find(card)?.url));
+    expect(`${link.origin}${link.pathname}`).toBe(`https://teams.microsoft.com/l/entity/${TAB_APP_ID}/users`);
+    const context = JSON.parse(link.searchParams.get('context') ?? '{}') as { subEntityId: string };
+    expect(JSON.parse(context.subEntityId)).toEqual({ customer: 'contoso', filter: 'license:O365_E3' });
+    // Not among the card's five actions: those stay as they were.
+    expect((card.actions ?? []).map((a) => a.title)).not.toContain('Open in tab');
+    expect(find(usersCard(t, { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'all' }, deletedCount: 0, permissions: FULL_PERMISSIONS }))).toBeUndefined();
   });
 });
