@@ -226,18 +226,22 @@ export class GraphDirectory implements DirectoryBackend {
       const matching = all.map((u) => this.toUser(tenant, facts, u)).filter((u) => u.role === listing.role).sort(byDisplayName);
       return { users: matching.slice(listing.offset, listing.offset + listing.pageSize), total: matching.length };
     }
+    // Graph pages with @odata.nextLink only (no $skip on users): walk pages of the window's size to the rows asked
+    // for, which may straddle two pages when the offset is not a multiple of the page size (the tab's windows).
     let url: string | undefined = `/users?${query(listing.pageSize)}`;
     let total = 0;
-    for (let skipped = 0; url; skipped += listing.pageSize) {
+    const rows: GraphUser[] = [];
+    for (let position = 0; url && rows.length < listing.pageSize; ) {
       const page = collection(graphUser).parse(await this.call(() => this.client.ok(tenant, { method: 'GET', url: url as string, eventual: true })));
-      if (skipped === 0) total = page['@odata.count'] ?? page.value.length;
-      if (skipped >= listing.offset) {
-        const users = page.value.map((u) => this.toUser(tenant, facts, u));
-        return { users: search ? users.sort(byDisplayName) : users, total };
+      if (position === 0) total = page['@odata.count'] ?? page.value.length;
+      for (const u of page.value) {
+        if (position >= listing.offset && rows.length < listing.pageSize) rows.push(u);
+        position++;
       }
       url = page['@odata.nextLink'] ? this.client.relative(page['@odata.nextLink']) : undefined;
     }
-    return { users: [], total };
+    const users = rows.map((u) => this.toUser(tenant, facts, u));
+    return { users: search ? users.sort(byDisplayName) : users, total };
   }
 
   async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {
