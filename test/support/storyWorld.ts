@@ -52,6 +52,8 @@ export interface StoryWorld {
   auditText(): Promise<string>;
   /** Secrets of this world that must appear nowhere: the app's client secret, the agents' SSO and Graph tokens. */
   secrets(): string[];
+  /** Graph only: the agent's Teams SSO token (by Entra object id), as Teams gives it to the bot and to the tab. */
+  ssoTokenOf(aadObjectId: string): string;
   /** Changes made meanwhile by someone else (another admin, the admin center). */
   elsewhere: {
     addLicense(userId: string, sku: string): Promise<void>;
@@ -70,6 +72,8 @@ const OTHER_ADMIN: Actor = { id: 'other-admin', name: 'Another Admin' };
 export interface StoryWorldOptions {
   /** Graph only: the GDAP roles (template ids) of agents by Entra object id; default User + License Administrator. */
   gdap?: Record<string, string[]>;
+  /** Graph only: the users tab's SSO check against the Entra stand-in's keys (its tokens are the agents' SSO tokens). */
+  tab?: boolean;
 }
 
 export async function startStoryWorld(backend: StoryBackend, connector: FakeConnector, options: StoryWorldOptions = {}): Promise<StoryWorld> {
@@ -96,6 +100,9 @@ async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
     auditActions: async () => (await t.directory.audit(id, 1, 100)).entries.map((e) => e.action),
     auditText: async () => JSON.stringify((await t.directory.audit(id, 1, 1000)).entries),
     secrets: () => [],
+    ssoTokenOf: () => {
+      throw new Error('the Redis world has no SSO tokens');
+    },
     elsewhere: {
       addLicense: async (userId, sku) => void (await t.directory.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: t.actor })),
       deleteUser: async (userId) => void (await t.directory.deleteUsers(id, [{ userId }], { actor: t.actor })),
@@ -149,6 +156,7 @@ async function graphWorld(connector: FakeConnector, options: StoryWorldOptions):
       GRAPH_BASE_URL: graph.graphBaseUrl,
       AZURE_AUTHORITY_HOST: graph.authorityHost,
       BOT_OAUTH_URL: tokens.url,
+      ...(options.tab ? { TAB_SSO_JWKS_URL: graph.jwksUri(TENANT), TAB_SSO_AUDIENCE: GRAPH_CLIENT.id, TAB_SSO_ISSUER: `${graph.authorityHost}/{tid}/v2.0` } : {}),
     },
   });
   // One clock for the bot and the stand-in: the world's clock follows the test directory's.
@@ -189,6 +197,7 @@ async function graphWorld(connector: FakeConnector, options: StoryWorldOptions):
     auditActions: async () => (await new AuditLog(botApp.t.redis, botApp.t.keys).page(id, 1, 100)).entries.map((e) => e.action),
     auditText: async () => JSON.stringify((await new AuditLog(botApp.t.redis, botApp.t.keys).page(id, 1, 1000)).entries),
     // A JWT's payload is what identifies it; the Graph access tokens the bot got are the stand-in's, all starting eyJ.
+    ssoTokenOf: (aadObjectId) => sso.get(aadObjectId) as string,
     secrets: () => [GRAPH_CLIENT.secret, ...[...sso.values()].map((token) => token.split('.')[1]), ...tokens.issued(), 'eyJ'],
     elsewhere: {
       addLicense: async (userId, sku) => void (await asOther(() => other.changeLicenses(id, [{ userId }], { add: [sku] }, { actor: OTHER_ADMIN }))),
