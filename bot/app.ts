@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { Clock, DirectoryService, systemClock } from '../services/directory';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
+import { keyedPasswordHasher, scryptPasswordHasher } from '../services/passwords';
 import { translator } from '../cards/i18n';
 import { AdminBot } from './adminBot';
 import { malformedActivityField } from './incomingActivity';
@@ -79,7 +81,19 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   });
   redis.on('ready', () => (lastRedisError = ''));
   const clock = options.clock ?? systemClock;
-  const directory = new DirectoryService({ redis, keys, clock });
+  // Temporary passwords: HMAC-SHA-256 under PASSWORD_HASH_KEY; without it, a key drawn now for the embedded store
+  // (nothing it holds outlives the process), scrypt for a real Redis (a key that changed at each restart would make
+  // the stored hashes unverifiable). README, Security model.
+  const embedded = isEmbedded(redis);
+  const passwordHasher = settings.passwordHashKey
+    ? keyedPasswordHasher(settings.passwordHashKey)
+    : embedded
+      ? keyedPasswordHasher(randomBytes(32))
+      : scryptPasswordHasher;
+  if (!settings.passwordHashKey && !embedded && !options.redis) {
+    logger.warn('PASSWORD_HASH_KEY is not set: temporary passwords are hashed with scrypt (slow: about 400 per second per core); set it for the keyed hash');
+  }
+  const directory = new DirectoryService({ redis, keys, clock, passwordHasher });
   const vault = new CredentialVault(redis, keys, clock);
 
   if (!isEmbedded(redis) && !options.redis) {

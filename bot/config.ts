@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseClusterNodes } from '../services/store/redis';
+import { parsePasswordHashKey, PASSWORD_HASH_KEY_MIN_BYTES } from '../services/passwords';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -55,6 +56,11 @@ export interface Settings {
   readonly logLevel: LogLevel;
   /** True when MicrosoftAppId is unset: no Bot Framework authentication (Emulator / Agents Playground). */
   readonly localMode: boolean;
+  /**
+   * PASSWORD_HASH_KEY decoded (≥ 32 bytes): temporary passwords are stored as HMAC-SHA-256 under it. Unset: scrypt
+   * with a real Redis, a key drawn at start-up with the embedded store (README, Security model). Non-enumerable.
+   */
+  readonly passwordHashKey: Buffer | undefined;
 }
 
 export interface SettingProblem {
@@ -97,6 +103,7 @@ const MSG = {
   tenantGuid: 'must be a GUID: the Directory (tenant) ID of the Microsoft Entra tenant',
   tenantId: 'must be a Microsoft Entra tenant id (8 to 64 hex digits and dashes)',
   logLevel: `must be one of ${LOG_LEVELS.join(', ')}`,
+  passwordHashKey: `must be at least ${PASSWORD_HASH_KEY_MIN_BYTES} random bytes in base64, e.g. the output of \`openssl rand -base64 32\``,
 } as const;
 
 function idList(value: string): string[] {
@@ -168,6 +175,10 @@ const schema = z.object({
     .transform((v) => v.toLowerCase())
     .refine((v): v is LogLevel => (LOG_LEVELS as readonly string[]).includes(v), { error: MSG.logLevel })
     .optional(),
+  PASSWORD_HASH_KEY: z.string()
+    .refine((v) => parsePasswordHashKey(v) !== undefined, { error: MSG.passwordHashKey })
+    .transform((v) => parsePasswordHashKey(v) as Buffer)
+    .optional(),
 });
 
 export type SettingName = keyof typeof schema.shape;
@@ -175,7 +186,7 @@ export type SettingName = keyof typeof schema.shape;
 export const SETTING_NAMES: readonly SettingName[] = Object.freeze(Object.keys(schema.shape) as SettingName[]);
 
 /** Settings whose rejected value is not echoed back: secrets, and lists whose message already names the culprits. */
-const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'ADMIN_AGENTS', 'HELPDESK_AGENTS']);
+const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'ADMIN_AGENTS', 'HELPDESK_AGENTS', 'PASSWORD_HASH_KEY']);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -296,6 +307,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     writable: false,
     configurable: false,
   });
+  Object.defineProperty(settings, 'passwordHashKey', { value: v.PASSWORD_HASH_KEY, enumerable: false, writable: false, configurable: false });
   return Object.freeze(settings) as Settings;
 }
 
@@ -313,6 +325,7 @@ export function settingsForLog(settings: Settings): Record<string, unknown> {
     microsoftAppType: settings.microsoftAppType,
     microsoftAppTenantId: settings.microsoftAppTenantId ?? null,
     microsoftAppPassword: settings.microsoftAppPassword ? '(set)' : '(unset)',
+    passwordHashKey: settings.passwordHashKey ? '(set)' : '(unset)',
     partnerTenantId: settings.partnerTenantId ?? null,
     adminAgents: settings.adminAgents.length,
     helpdeskAgents: settings.helpdeskAgents.length,

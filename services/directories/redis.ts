@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DirectoryError, DirectoryErrorCode } from '../errors';
-import { hashPassword, verifyPassword } from '../passwords';
+import { PasswordHasher, scryptPasswordHasher } from '../passwords';
 import { KeyLayout, SEP } from '../store/keys';
 import { RedisClient, replies, runScript, ScriptReply } from '../store/redis';
 import { MutatingScript } from '../store/scripts';
@@ -34,6 +34,8 @@ export class RedisDirectory implements DirectoryBackend {
     readonly redis: RedisClient,
     readonly keys: KeyLayout,
     private readonly now: () => number,
+    /** Default scrypt (`s1$…`); the bot passes the keyed hash when PASSWORD_HASH_KEY is set. Both verify every form. */
+    private readonly passwords: PasswordHasher = scryptPasswordHasher,
   ) {}
 
   // ---------------------------------------------------------------- customers and subscriptions
@@ -154,7 +156,7 @@ export class RedisDirectory implements DirectoryBackend {
 
   async verifyUserPassword(customerId: string, userId: string, password: string): Promise<boolean> {
     const hash = await this.redis.hget(this.keys.user(customerId, userId), 'pwHash');
-    return !!hash && verifyPassword(password, hash);
+    return !!hash && this.passwords.verify(password, hash);
   }
 
   // ---------------------------------------------------------------- changes
@@ -165,7 +167,7 @@ export class RedisDirectory implements DirectoryBackend {
     const licenses = [...input.licenses].sort();
     const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
       id, upn, input.username, input.domain, input.displayName, input.firstName, input.lastName, input.usageLocation, input.role, licenses.join(','),
-      password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
+      password ? await this.passwords.hash(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
     ], [this.keys.user(customerId, id)], now);
     // A replay that created the very id drawn above is this call's own script, re-sent by the client after its reply
     // was lost: the user and the password are this call's, so the password is shown now (it never was).
@@ -205,7 +207,7 @@ export class RedisDirectory implements DirectoryBackend {
   }
 
   async resetPassword(customerId: string, ref: UserRef, password: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
-    const hash = await hashPassword(password);
+    const hash = await this.passwords.hash(password);
     const current = await this.getUser(customerId, ref.userId);
     const reply = await this.mutate(
       'pabResetPassword',
