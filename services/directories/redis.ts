@@ -14,8 +14,11 @@ const MAX_USER_KEYS = 500;
 
 /** User as stored in its Redis hash (all strings). */
 type UserHash = Record<string, string>;
-/** The stored fields a CustomerUser is made of (all but the sort key), in the order readUsers asks for them. */
-const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange'] as const;
+/**
+ * The stored fields a CustomerUser is made of, in the order readUsers asks for them. Username and domain are the halves
+ * of the UPN (records written before this layout also store them, always in step); the sort key is not needed here.
+ */
+const USER_READ_FIELDS = ['id', 'upn', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange'] as const;
 
 function userHashOf(values: Array<string | null>): UserHash {
   const h: UserHash = {};
@@ -367,12 +370,13 @@ export const countsOf = (counts: Record<string, string>): UserCounts => ({
 });
 
 function toUser(customerId: string, h: UserHash): CustomerUser {
+  const at = h.upn.lastIndexOf('@');
   return {
     id: h.id,
     customerId,
     userPrincipalName: h.upn,
-    username: h.username,
-    domain: h.domain,
+    username: h.upn.slice(0, at),
+    domain: h.upn.slice(at + 1),
     displayName: h.displayName,
     firstName: h.firstName,
     lastName: h.lastName,
