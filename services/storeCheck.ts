@@ -283,6 +283,11 @@ async function checkCustomer(
   const countFields = new Set([...Object.keys(counts), ...expected.counts.keys()]);
   for (const field of countFields) {
     if (field.startsWith('lic:') && skuIds.has(field.slice(4))) continue; // reported as seats above
+    if (field === 'ver') {
+      // The customer's version, moved by every change (cached listings check it): any count of changes is right.
+      if (!/^\d+$/.test(counts.ver)) v('counts', `counts.ver is "${counts.ver}", not a number of changes`);
+      continue;
+    }
     const stored = Number(counts[field] ?? 0);
     const actual = expected.counts.get(field) ?? 0;
     if (stored !== actual) v('counts', `counts.${field} is ${stored}, the users say ${actual}`);

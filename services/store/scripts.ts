@@ -173,6 +173,8 @@ local function finish(res, detail, quiet)
     end
   end
   if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
+  -- The customer's version: every applied change moves it, so a cached listing is current while it stands still.
+  if res[1] == 'OK' and not quiet then redis.call('HINCRBY', K_COUNTS, 'ver', 1) end
   return reply(res)
 end
 
@@ -491,10 +493,11 @@ return finish(res, detail, quiet)
 /**
  * Read-only page of users, sorted by display name.
  * KEYS: counts, idx:active, idx:unlicensed, idx:license, idx:role.
- * ARGV: filter kind (all|licensed|unlicensed|license), sku, role, lower-case search text, offset, limit.
+ * ARGV: filter kind (all|licensed|unlicensed|license), sku, role, lower-case search text, offset, limit, and the
+ * customer version of the caller's cached page ('' = none): while it is current the reply is just {'SAME'}.
  * Without extra conditions it reads only the page (counts come from the counters); with them it walks
  * one index in chunks on the server and never ships non-matching users to the client.
- * Returns {total, member...} where member = "<sortKey>\\001<userId>".
+ * Returns {total, version, member...} where member = "<sortKey>\\001<userId>".
  */
 /** The roles that have idx:role entries, as a Lua list. */
 const ADMIN_ROLES_LUA = USER_ROLES.filter((r) => r !== 'user').map((r) => `'${r}'`).join(', ');
@@ -530,9 +533,14 @@ end
 local min, max = '-', '+'
 if prefix ~= '' then min, max = '[' .. prefix, '(' .. string.sub(prefix, 1, -2) .. '\\002' end
 local plen = #prefix
-local out = {0}
+-- The customer's version (moved by every change): the caller's cached page is still right while it is the same.
+local counted = redis.call('HMGET', K_COUNTS, countField, 'ver')
+local version = counted[2] or '0'
+if ARGV[7] ~= '' and ARGV[7] == version then return {'SAME'} end
+local out = {0, version}
+local PAGE = limit + 2
 if not needRole and not needLicensed and not needUnlicensed and search == '' then
-  out[1] = tonumber(redis.call('HGET', K_COUNTS, countField) or '0')
+  out[1] = tonumber(counted[1] or '0')
   for _, m in ipairs(redis.call('ZRANGEBYLEX', src, min, max, 'LIMIT', offset, limit)) do
     out[#out + 1] = string.sub(m, plen + 1)
   end
@@ -540,7 +548,7 @@ if not needRole and not needLicensed and not needUnlicensed and search == '' the
 end
 -- Only "not an admin" to check: the count is the counter, and the walk stops once the page is full.
 local early = plainUsers and src == K_ACTIVE and not needLicensed and search == ''
-if early then out[1] = tonumber(redis.call('HGET', K_COUNTS, countField) or '0') end
+if early then out[1] = tonumber(counted[1] or '0') end
 local CHUNK = 500
 local total = 0
 while true do
@@ -558,10 +566,10 @@ while true do
     if ok and needUnlicensed then ok = redis.call('ZSCORE', K_UNLIC, base) ~= false end
     if ok then
       total = total + 1
-      if total > offset and #out <= limit then out[#out + 1] = base end
+      if total > offset and #out < PAGE then out[#out + 1] = base end
     end
   end
-  if #chunk < CHUNK or (early and #out > limit) then break end
+  if #chunk < CHUNK or (early and #out >= PAGE) then break end
   min = '(' .. chunk[#chunk]
 end
 if not early then out[1] = total end
