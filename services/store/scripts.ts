@@ -29,10 +29,7 @@ local AUDIT_CAP = 1000
 -- The fields a user record is written with. username and domain are the two halves of the UPN, and the sort key is
 -- lower(displayName) SEP lower(UPN): both are derived, not stored (the sort key is stored only when this Lua's
 -- string.lower, ASCII only, cannot recompute the one the service computed, i.e. for non-ASCII names). Records written
--- before keep username, domain and sortKey, and those stay in step (LEGACY_FIELDS).
-local USER_FIELDS = {'id','upn','displayName','firstName','lastName','usageLocation','role',
-  'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange'}
-local LEGACY_FIELDS = {'username','domain','sortKey'}
+-- before keep username, domain and sortKey, and those stay in step (LEGACY_FIELDS in writeUser).
 
 local function split(s)
   local t = {}
@@ -62,10 +59,19 @@ local function loadUser(key)
 end
 
 local function writeUser(key, u)
+  -- Built here, not at the top: a table built on every call costs every script, and only create and restore write
+  -- a whole user.
+  local USER_FIELDS = {'id','upn','displayName','firstName','lastName','usageLocation','role',
+    'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange'}
+  local LEGACY_FIELDS = {'username','domain','sortKey'}
+  local OMITTED_WHEN_EMPTY = {deletedAt = true, rememberedLicenses = true, pwHash = true}
   local args = {}
   for _, f in ipairs(USER_FIELDS) do
-    args[#args + 1] = f
-    args[#args + 1] = tostring(u[f] or '')
+    -- Fields that are empty while the user is active (deletion time, remembered licenses, no password) are left out.
+    if not OMITTED_WHEN_EMPTY[f] or (u[f] and u[f] ~= '') then
+      args[#args + 1] = f
+      args[#args + 1] = tostring(u[f] or '')
+    end
   end
   for _, f in ipairs(LEGACY_FIELDS) do
     if u[f] and u[f] ~= '' then
@@ -390,6 +396,7 @@ local function run()
       u.deletedAt = ''
       u.rememberedLicenses = ''
       u.version = tostring(tonumber(u.version) + 1)
+      redis.call('HDEL', KEYS[i], 'deletedAt', 'rememberedLicenses')
       writeUser(KEYS[i], u)
       indexAdd(u)
       redis.call('ZREM', K_DELETED, u.id)
