@@ -265,9 +265,16 @@ export class DirectoryService {
   async createUser(
     customerId: string,
     input: NewUserInput,
-    options: OperationOptions & { withoutPassword?: boolean },
+    options: OperationOptions & {
+      withoutPassword?: boolean;
+      /**
+       * The customer as the caller just read it (a bulk import reads it once per run, not once per row). Only its
+       * domains are used here, and the script checks the domain again atomically.
+       */
+      customer?: Customer;
+    },
   ): Promise<CreatedUser & { replayed: boolean }> {
-    const customer = await this.getCustomer(customerId);
+    const customer = options.customer?.id === customerId ? options.customer : await this.getCustomer(customerId);
     const username = validateUsername(input.username);
     const domain = validateDomain(input.domain ?? customer.domains[0], customer.domains);
     const userPrincipalName = validateUpn(username, domain);

@@ -441,7 +441,8 @@ export class ImportService {
             const created = await this.directory.createUser(
               customerId,
               { username: row.username!, domain: row.domain, firstName: row.firstName, lastName: row.lastName, displayName: row.displayName!, usageLocation: row.usageLocation!, role: row.role, licenses: row.licenses },
-              { actor, operationId: `import:${jobId}:${row.index}` },
+              // The customer read for this run: its domains validated every row; the script checks the domain again.
+              { actor, operationId: `import:${jobId}:${row.index}`, customer: preview.customer },
             );
             if (created.temporaryPassword) passwords.set(row.index, created.temporaryPassword);
             return [row, { ok: true, userId: created.user.id, upn: created.user.userPrincipalName }];
@@ -471,11 +472,12 @@ export class ImportService {
   }
 
   /** Rows to create with the job's options: valid rows, and the invalid ones as recorded failures. */
-  private async validateForRun(customerId: string, jobId: string, options: ImportOptions): Promise<{ rows: Array<ParsedRow | (ParsedRow & { issue: RowIssue })> }> {
+  private async validateForRun(customerId: string, jobId: string, options: ImportOptions): Promise<{ customer: Customer; rows: Array<ParsedRow | (ParsedRow & { issue: RowIssue })> }> {
     const [job, customer, rows] = await Promise.all([this.job(customerId, jobId), this.directory.getCustomer(customerId), this.rows(customerId, jobId)]);
     const columns = (mapHeaders(JSON.parse(job.headers) as string[]) as { columns: Field[] }).columns;
     const batchUsage = options.usageLocation ? this.safe(() => validateUsageLocation(options.usageLocation!)) : undefined;
     return {
+      customer,
       rows: rows.map((row, index) => {
         const parsed = this.parseRow(row, index, columns, customer);
         if ('issue' in parsed) return { index, line: row.line, cells: row.cells, issue: parsed.issue };

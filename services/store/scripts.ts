@@ -67,8 +67,9 @@ local function writeUser(key, u)
   local OMITTED_WHEN_EMPTY = {deletedAt = true, rememberedLicenses = true, pwHash = true}
   local args = {}
   for _, f in ipairs(USER_FIELDS) do
-    -- Fields that are empty while the user is active (deletion time, remembered licenses, no password) are left out.
-    if not OMITTED_WHEN_EMPTY[f] or (u[f] and u[f] ~= '') then
+    -- Fields that are empty while the user is active (deletion time, remembered licenses, no password) are left out,
+    -- and so is mustChange = '0' (a missing flag reads as not set).
+    if (not OMITTED_WHEN_EMPTY[f] or (u[f] and u[f] ~= '')) and not (f == 'mustChange' and u[f] == '0') then
       args[#args + 1] = f
       args[#args + 1] = tostring(u[f] or '')
     end
