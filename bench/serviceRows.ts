@@ -2,13 +2,14 @@
  * Rows measured on the DirectoryService itself, in the benchmark's process, against the same Redis: operations per
  * second and round trips (3), bulk import (4), memory per user (6).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { CredentialVault } from '../services/credentials';
-import { DirectoryService, sortKey } from '../services/directory';
+import { DirectoryService } from '../services/directory';
+import { newUserId } from '../services/directories/redis';
 import { keyedPasswordHasher } from '../services/passwords';
 import { connectRedis } from '../services/store/redis';
 import type { CustomerUser } from '../services/types';
@@ -279,10 +280,12 @@ async function floorRecords(admin: Redis, n: number, licenses: string[], pwHash:
     for (let j = i; j < Math.min(n, i + 1000); j++) {
       const u = benchUser(j, licenses);
       const upn = `${u.username}@floorco.onmicrosoft.com`;
-      p.hset(`${root}${randomUUID()}`, {
-        id: randomUUID(), upn, username: u.username, domain: 'floorco.onmicrosoft.com', displayName: u.displayName, firstName: u.firstName,
-        lastName: u.lastName, usageLocation: 'US', role: 'user', licenses: licenses.join(','), state: 'active', createdAt: String(Date.now()),
-        deletedAt: '', rememberedLicenses: '', version: '1', pwHash, mustChange: pwHash ? '1' : '0', sortKey: sortKey(u.displayName, upn),
+      // The fields the product stores for such a user now (no username/domain/sort key, no empty fields), with an id
+      // of the product's length.
+      const id = newUserId();
+      p.hset(`${root}${id}`, {
+        id, upn, displayName: u.displayName, firstName: u.firstName, lastName: u.lastName, usageLocation: 'US', role: 'user',
+        licenses: licenses.join(','), state: 'active', createdAt: String(Date.now()), version: '1', ...(pwHash ? { pwHash, mustChange: '1' } : {}),
       });
     }
     await p.exec();
