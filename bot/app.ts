@@ -134,7 +134,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   if (everyoneIsAdmin) logger.warn('local mode without ADMIN_AGENTS or HELPDESK_AGENTS: every caller is an admin agent');
   const agents = new AgentRoles(redis, keys, { adminAgents: [...settings.adminAgents], helpdeskAgents: [...settings.helpdeskAgents], everyoneIsAdmin });
 
-  const conversations = new AgentConversations(redis, keys);
+  const conversations = new AgentConversations(redis, keys, () => clock.now());
   const importer = new ImportService(directory, vault);
   const dialogs = new ImportDialogs(redis, keys, clock);
   const importRunner = new ImportRunner({ importer, directory, adapter, appId: settings.microsoftAppId ?? '', conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl });
