@@ -39,7 +39,7 @@ import { mainThreadProfile, summarizeProfile } from './lib/profile';
 import { Child, killAll, startNodeServer } from './lib/processes';
 import { Figure, renderTable, writeResult } from './lib/report';
 import { createMany, customer } from './lib/seed';
-import { importRow, memoryRow, memoryRowSeconds, serviceOpsRow, ServiceContext } from './serviceRows';
+import { BENCH_PASSWORD_HASH_KEY, importRow, memoryRow, memoryRowSeconds, serviceOpsRow, ServiceContext } from './serviceRows';
 
 /** data/demo.json, as the bot's embedded mode loads it (not imported from bot/app: that would load restify here). */
 const DEMO_DATA_FILE = join(__dirname, '..', 'data', 'demo.json');
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     const bot = await startNodeServer(
       'bot',
       'bot/index.ts',
-      { REDIS_URL: redisServer.url, PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: AGENT.aadObjectId, LOG_LEVEL: 'info' },
+      { REDIS_URL: redisServer.url, PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: AGENT.aadObjectId, LOG_LEVEL: 'info', PASSWORD_HASH_KEY: BENCH_PASSWORD_HASH_KEY.toString('base64') },
       join(runDir, `pab-bench-bot-${process.pid}.log`),
       PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );

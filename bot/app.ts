@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
@@ -14,6 +16,7 @@ import type { Actor } from '../services/types';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
+import { keyedPasswordHasher, scryptPasswordHasher } from '../services/passwords';
 import { translator } from '../cards/i18n';
 import { AdminBot } from './adminBot';
 import { ApprovalService } from '../services/approvals';
@@ -105,7 +108,19 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
           logger,
         })
       : undefined);
-  const directory = new DirectoryService({ redis, keys, clock, backend });
+  // Temporary passwords: HMAC-SHA-256 under PASSWORD_HASH_KEY; without it, a key drawn now for the embedded store
+  // (nothing it holds outlives the process), scrypt for a real Redis (a key that changed at each restart would make
+  // the stored hashes unverifiable). README, Security model.
+  const embedded = isEmbedded(redis);
+  const passwordHasher = settings.passwordHashKey
+    ? keyedPasswordHasher(settings.passwordHashKey)
+    : embedded
+      ? keyedPasswordHasher(randomBytes(32))
+      : scryptPasswordHasher;
+  if (!settings.passwordHashKey && !embedded && !options.redis) {
+    logger.warn('PASSWORD_HASH_KEY is not set: temporary passwords are hashed with scrypt (slow: about 400 per second per core); set it for the keyed hash');
+  }
+  const directory = new DirectoryService({ redis, keys, clock, backend, passwordHasher });
   const vault = new CredentialVault(redis, keys, clock);
 
   if (!isEmbedded(redis) && !options.redis) {
@@ -149,7 +164,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   if (everyoneIsAdmin) logger.warn('local mode without ADMIN_AGENTS or HELPDESK_AGENTS: every caller is an admin agent');
   const agents = new AgentRoles(redis, keys, { adminAgents: [...settings.adminAgents], helpdeskAgents: [...settings.helpdeskAgents], everyoneIsAdmin });
 
-  const conversations = new AgentConversations(redis, keys);
+  const conversations = new AgentConversations(redis, keys, () => clock.now());
   const importer = new ImportService(directory, vault);
   const dialogs = new ImportDialogs(redis, keys, clock);
   // Sign-in is for a directory that acts on the agent's behalf; the Redis directory never asks for a token.

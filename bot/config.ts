@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseClusterNodes } from '../services/store/redis';
+import { parsePasswordHashKey, PASSWORD_HASH_KEY_MIN_BYTES } from '../services/passwords';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -78,6 +79,11 @@ export interface Settings {
   readonly tabSso: TabSsoSettings;
   /** True when MicrosoftAppId is unset: no Bot Framework authentication (Emulator / Agents Playground). */
   readonly localMode: boolean;
+  /**
+   * PASSWORD_HASH_KEY decoded (≥ 32 bytes): temporary passwords are stored as HMAC-SHA-256 under it. Unset: scrypt
+   * with a real Redis, a key drawn at start-up with the embedded store (README, Security model). Non-enumerable.
+   */
+  readonly passwordHashKey: Buffer | undefined;
 }
 
 /** Microsoft's key set for Entra ID v2.0 tokens (every tenant's keys). */
@@ -141,6 +147,7 @@ const MSG = {
   directoryBackend: `must be one of ${DIRECTORY_BACKENDS.join(', ')}`,
   clientId: 'must be a GUID: the Application (client) ID of the app registration that calls Microsoft Graph',
   connectionName: "must be the name of the Azure Bot resource's OAuth connection (letters, digits, spaces, . _ -; at most 100)",
+  passwordHashKey: `must be at least ${PASSWORD_HASH_KEY_MIN_BYTES} random bytes in base64, e.g. the output of \`openssl rand -base64 32\``,
 } as const;
 
 function idList(value: string): string[] {
@@ -237,6 +244,10 @@ const schema = z.object({
   GRAPH_BASE_URL: serviceUrl(),
   AZURE_AUTHORITY_HOST: serviceUrl(),
   BOT_OAUTH_URL: serviceUrl(),
+  PASSWORD_HASH_KEY: z.string()
+    .refine((v) => parsePasswordHashKey(v) !== undefined, { error: MSG.passwordHashKey })
+    .transform((v) => parsePasswordHashKey(v) as Buffer)
+    .optional(),
 });
 
 export type SettingName = keyof typeof schema.shape;
@@ -244,7 +255,7 @@ export type SettingName = keyof typeof schema.shape;
 export const SETTING_NAMES: readonly SettingName[] = Object.freeze(Object.keys(schema.shape) as SettingName[]);
 
 /** Settings whose rejected value is not echoed back: secrets, and lists whose message already names the culprits. */
-const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'AZURE_CLIENT_SECRET', 'ADMIN_AGENTS', 'HELPDESK_AGENTS']);
+const NEVER_ECHO: ReadonlySet<string> = new Set(['MicrosoftAppPassword', 'AZURE_CLIENT_SECRET', 'ADMIN_AGENTS', 'HELPDESK_AGENTS', 'PASSWORD_HASH_KEY']);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -395,6 +406,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   ] as const) {
     Object.defineProperty(settings, name, { value, enumerable: false, writable: false, configurable: false });
   }
+  Object.defineProperty(settings, 'passwordHashKey', { value: v.PASSWORD_HASH_KEY, enumerable: false, writable: false, configurable: false });
   return Object.freeze(settings) as Settings;
 }
 
@@ -412,6 +424,7 @@ export function settingsForLog(settings: Settings): Record<string, unknown> {
     microsoftAppType: settings.microsoftAppType,
     microsoftAppTenantId: settings.microsoftAppTenantId ?? null,
     microsoftAppPassword: settings.microsoftAppPassword ? '(set)' : '(unset)',
+    passwordHashKey: settings.passwordHashKey ? '(set)' : '(unset)',
     partnerTenantId: settings.partnerTenantId ?? null,
     adminAgents: settings.adminAgents.length,
     helpdeskAgents: settings.helpdeskAgents.length,

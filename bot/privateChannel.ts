@@ -39,11 +39,21 @@ export async function rethrowing(run: (logic: (ctx: TurnContext) => Promise<void
   if (failure) throw failure.err;
 }
 
+/** How long an unchanged conversation reference is not rewritten (another instance's forget() is seen after this). */
+const REWRITE_AFTER_MS = 60_000;
+
 /** Remembers each agent's 1:1 conversation, so later deliveries continue it instead of creating one. */
 export class AgentConversations {
+  /**
+   * What this instance stored last per agent, and when: the same reference again within REWRITE_AFTER_MS is not written
+   * again (every personal-chat turn would otherwise rewrite the same value). A different reference is written at once.
+   */
+  private readonly written = new Map<string, { json: string; at: number }>();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyLayout,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async remember(agentId: string, reference: Partial<ConversationReference>): Promise<void> {
@@ -51,9 +61,17 @@ export class AgentConversations {
     if (!conversation?.id || !serviceUrl) return;
     // The agent's Teams user id too: the token service knows the agent's sign-in by it (background jobs ask there), and
     // the approval card lists the agents in its refresh.userIds.
-    const agent = user?.id ? { user: { id: user.id, aadObjectId: user.aadObjectId, name: user.name } } : {};
-    const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot, ...agent };
-    await this.redis.hset(this.keys.agentConversations(), agentId.toLowerCase(), JSON.stringify(stored));
+    const user_ = user?.id ? { user: { id: user.id, aadObjectId: user.aadObjectId, name: user.name } } : {};
+    const stored = { conversation: { id: conversation.id, conversationType: 'personal', tenantId: conversation.tenantId }, serviceUrl, channelId, bot, ...user_ };
+    const agent = agentId.toLowerCase();
+    const json = JSON.stringify(stored);
+    const last = this.written.get(agent);
+    const now = this.now();
+    if (last && last.json === json && now - last.at < REWRITE_AFTER_MS) return;
+    await this.redis.hset(this.keys.agentConversations(), agent, json);
+    this.written.delete(agent);
+    this.written.set(agent, { json, at: now });
+    if (this.written.size > 10_000) this.written.delete(this.written.keys().next().value as string);
   }
 
   async find(agentId: string): Promise<Partial<ConversationReference> | null> {
@@ -81,6 +99,7 @@ export class AgentConversations {
   }
 
   async forget(agentId: string): Promise<void> {
+    this.written.delete(agentId.toLowerCase());
     await this.redis.hdel(this.keys.agentConversations(), agentId.toLowerCase());
   }
 }

@@ -4,7 +4,7 @@ import { DAY_MS, RESTORE_WINDOW_MS, restoreDaysLeft } from './directories/consta
 import type { CustomerDefinition, DirectoryAccess, DirectoryBackend, UserCounts } from './directories/port';
 import { RedisDirectory } from './directories/redis';
 import { DirectoryError } from './errors';
-import { generateTemporaryPassword, PasswordGenerator } from './passwords';
+import { generateTemporaryPassword, PasswordGenerator, PasswordHasher } from './passwords';
 import { KeyLayout } from './store/keys';
 import { RedisClient, replies } from './store/redis';
 import {
@@ -55,6 +55,8 @@ export interface DirectoryOptions {
   generatePassword?: PasswordGenerator;
   /** Where users and licenses live; default: the Redis directory on `redis`. */
   backend?: DirectoryBackend;
+  /** How the Redis directory stores temporary passwords; default scrypt (README, Security model). */
+  passwordHasher?: PasswordHasher;
 }
 
 export interface DeletedUser extends CustomerUser {
@@ -80,7 +82,7 @@ export class DirectoryService {
     this.keys = options.keys ?? new KeyLayout();
     this.clock = options.clock ?? systemClock;
     this.generatePassword = options.generatePassword ?? generateTemporaryPassword;
-    this.backend = options.backend ?? new RedisDirectory(this.redis, this.keys, () => this.clock.now());
+    this.backend = options.backend ?? new RedisDirectory(this.redis, this.keys, () => this.clock.now(), options.passwordHasher);
     this.auditLog = new AuditLog(this.redis, this.keys);
   }
 
@@ -266,9 +268,16 @@ export class DirectoryService {
   async createUser(
     customerId: string,
     input: NewUserInput,
-    options: OperationOptions & { withoutPassword?: boolean },
+    options: OperationOptions & {
+      withoutPassword?: boolean;
+      /**
+       * The customer as the caller just read it (a bulk import reads it once per run, not once per row). Only its
+       * domains are used here, and the script checks the domain again atomically.
+       */
+      customer?: Customer;
+    },
   ): Promise<CreatedUser & { replayed: boolean }> {
-    const customer = await this.getCustomer(customerId);
+    const customer = options.customer?.id === customerId ? options.customer : await this.getCustomer(customerId);
     const username = validateUsername(input.username);
     const domain = validateDomain(input.domain ?? customer.domains[0], customer.domains);
     const userPrincipalName = validateUpn(username, domain);

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 
 /**
  * Temporary passwords (SPEC §1): CSPRNG, at least 14 characters, upper + lower + digit + symbol from
@@ -10,7 +10,17 @@ const DIGITS = '23456789';
 // A subset of Entra's allowed symbols that needs no escaping in CSV, HTML or markdown.
 const SYMBOLS = '!#$%*?@^_-+=';
 const ALL = UPPER + LOWER + DIGITS + SYMBOLS;
-export const PASSWORD_LENGTH = 16;
+/**
+ * 18 characters: at least 100 bits of min-entropy. The first character is one of 48 letters, four more are one of 24
+ * upper, 24 lower, 8 digits and 12 symbols, the other 13 one of the 68 allowed characters, then all but the first are
+ * shuffled. Whatever the shuffle does, no password is likelier than log2(48·24·24·8·12·68^13) = 100.5 bits allow
+ * (each placement of the required characters is at most as likely as one fixed placement). At 16 characters that
+ * bound was 88.3 bits, under the 96 the keyed hash below relies on.
+ */
+export const PASSWORD_LENGTH = 18;
+/** The bound above, for the README and its test. */
+export const PASSWORD_MIN_ENTROPY_BITS =
+  Math.log2(UPPER.length + LOWER.length) + Math.log2(UPPER.length) + Math.log2(LOWER.length) + Math.log2(DIGITS.length) + Math.log2(SYMBOLS.length) + (PASSWORD_LENGTH - 5) * Math.log2(ALL.length);
 
 export type PasswordGenerator = () => string;
 
@@ -105,4 +115,71 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (!parsed || parsed.key.length < 16) return false;
   const key = await scrypt(password, parsed.salt, parsed.parameters, parsed.key.length);
   return timingSafeEqual(key, parsed.key);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keyed hash (HMAC-SHA-256) for the bot's own temporary passwords
+
+/**
+ * How a directory stores and checks temporary passwords. Every hasher verifies every form this project ever stored
+ * (`scrypt$…`, `s1$…`, and `h1$…` when it has the key), so switching hashers never strands a stored value.
+ */
+export interface PasswordHasher {
+  readonly scheme: 'hmac-sha256' | 'scrypt';
+  hash(password: string): Promise<string>;
+  verify(password: string, stored: string): Promise<boolean>;
+}
+
+/** The least key material PASSWORD_HASH_KEY must carry. */
+export const PASSWORD_HASH_KEY_MIN_BYTES = 32;
+const KEYED_SET = 'h1';
+const HMAC_SALT_BYTES = 12;
+/** Domain separation: the key signs nothing else, but a fixed context makes that explicit. */
+const HMAC_CONTEXT = Buffer.from('pab temporary password h1\0');
+
+/** The current scrypt form (`s1$…`): the default, for deployments without PASSWORD_HASH_KEY. */
+export const scryptPasswordHasher: PasswordHasher = {
+  scheme: 'scrypt',
+  hash: hashPassword,
+  verify: (password, stored) => (stored.startsWith(`${KEYED_SET}$`) ? Promise.resolve(false) : verifyPassword(password, stored)),
+};
+
+/**
+ * `h1$<salt>$<mac>`: HMAC-SHA-256 under a server-side key (never stored in Redis) of a per-user 96-bit salt and the
+ * password, in unpadded base64url: 63 characters, like `s1$…`, so a user's record keeps its compact encoding.
+ * For passwords the bot draws itself (≥ 100 bits, see PASSWORD_LENGTH) a slow KDF buys nothing: 2^100 guesses are out
+ * of reach at any speed. What the hash must guard against is a copy of Redis, and without the key such a copy cannot
+ * test a single guess. README, Security model, gives the whole reasoning.
+ */
+export function keyedPasswordHasher(key: Buffer): PasswordHasher {
+  if (key.length < PASSWORD_HASH_KEY_MIN_BYTES) throw new Error(`a password hash key needs at least ${PASSWORD_HASH_KEY_MIN_BYTES} bytes`);
+  const secret = Buffer.from(key);
+  const mac = (salt: Buffer, password: string) => createHmac('sha256', secret).update(HMAC_CONTEXT).update(salt).update(password, 'utf8').digest();
+  return {
+    scheme: 'hmac-sha256',
+    async hash(password) {
+      const salt = randomBytes(HMAC_SALT_BYTES);
+      return [KEYED_SET, salt.toString('base64url'), mac(salt, password).toString('base64url')].join('$');
+    },
+    async verify(password, stored) {
+      const parts = stored.split('$');
+      if (parts[0] !== KEYED_SET) return verifyPassword(password, stored);
+      if (parts.length !== 3) return false;
+      const salt = Buffer.from(parts[1], 'base64url');
+      const expected = Buffer.from(parts[2], 'base64url');
+      if (salt.length !== HMAC_SALT_BYTES || expected.length !== 32) return false;
+      return timingSafeEqual(mac(salt, password), expected);
+    },
+  };
+}
+
+/**
+ * PASSWORD_HASH_KEY as bytes: base64 or base64url (e.g. `openssl rand -base64 32`) of at least 32 bytes; undefined when
+ * the value is not that.
+ */
+export function parsePasswordHashKey(value: string): Buffer | undefined {
+  const v = value.trim();
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(v)) return undefined;
+  const key = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return key.length >= PASSWORD_HASH_KEY_MIN_BYTES ? key : undefined;
 }

@@ -319,3 +319,25 @@ describe('the Graph directory settings', () => {
     expect(err.message).toContain('AZURE_CLIENT_ID');
   });
 });
+
+describe('PASSWORD_HASH_KEY', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+
+  it('is decoded to bytes, kept out of JSON, inspect and the log view', () => {
+    const s = loadSettings({ PASSWORD_HASH_KEY: key });
+    expect(s.passwordHashKey?.equals(Buffer.alloc(32, 7))).toBe(true);
+    expect(JSON.stringify(s)).not.toContain(key);
+    expect(util.inspect(s)).not.toContain('passwordHashKey');
+    expect(settingsForLog(s).passwordHashKey).toBe('(set)');
+    expect(loadSettings({}).passwordHashKey).toBeUndefined();
+  });
+
+  it('refuses a short or malformed key without echoing it', () => {
+    for (const bad of [Buffer.alloc(16, 1).toString('base64'), 'not a key, but a passphrase']) {
+      const err = errorOf({ PASSWORD_HASH_KEY: bad });
+      expect(err.problems.map((p) => p.setting)).toEqual(['PASSWORD_HASH_KEY']);
+      expect(err.message).toMatch(/at least 32 random bytes in base64/);
+      expect(err.message).not.toContain(bad);
+    }
+  });
+});

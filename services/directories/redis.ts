@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DirectoryError, DirectoryErrorCode } from '../errors';
-import { hashPassword, verifyPassword } from '../passwords';
+import { PasswordHasher, scryptPasswordHasher } from '../passwords';
 import { KeyLayout, SEP } from '../store/keys';
 import { RedisClient, replies, runScript, ScriptReply } from '../store/redis';
 import { MutatingScript } from '../store/scripts';
@@ -9,13 +9,51 @@ import { OPERATION_TTL_MS, RESTORE_WINDOW_MS, SYSTEM_ACTOR } from './constants';
 import type { CustomerDefinition, DirectoryBackend, LicenseChange, UserCounts, UserListing, ValidNewUser } from './port';
 
 const PURGE_BATCH = 200;
+/** Pages (and customers' subscriptions) kept by RedisDirectory's cache, most recently stored first out last. */
+const CACHED_PAGES = 500;
+
+/** Values read at a customer version, bounded (the oldest stored leaves first). */
+class VersionedCache<T> {
+  private readonly entries = new Map<string, { version: string; value: T }>();
+  constructor(private readonly max: number) {}
+  get(key: string): { version: string; value: T } | undefined {
+    return this.entries.get(key);
+  }
+  set(key: string, version: string, value: T): void {
+    this.entries.delete(key);
+    this.entries.set(key, { version, value });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/**
+ * A new user's id: 16 characters of [A-Za-z0-9] from the CSPRNG (95 bits). Ids are in every index entry of a user, so
+ * the 36 characters of a UUID cost about 120 bytes per user in Redis; users created before keep their UUIDs.
+ */
+export function newUserId(): string {
+  let id = '';
+  while (id.length < 16) {
+    for (const b of randomBytes(20)) if (b < 248 && id.length < 16) id += ID_ALPHABET[b % 62];
+  }
+  return id;
+}
+
+/** Callers get their own copies: a cached page is shared. */
+const copyUser = (u: CustomerUser): CustomerUser => ({ ...u, licenses: [...u.licenses], rememberedLicenses: [...u.rememberedLicenses] });
 /** The most users one change script takes (the service refuses more before calling). */
 const MAX_USER_KEYS = 500;
 
 /** User as stored in its Redis hash (all strings). */
 type UserHash = Record<string, string>;
-/** The stored fields a CustomerUser is made of (all but the sort key), in the order readUsers asks for them. */
-const USER_READ_FIELDS = ['id', 'upn', 'username', 'domain', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange', 'signInBlocked'] as const;
+/**
+ * The stored fields a CustomerUser is made of, in the order readUsers asks for them. Username and domain are the halves
+ * of the UPN (records written before this layout also store them, always in step); the sort key is not needed here.
+ */
+const USER_READ_FIELDS = ['id', 'upn', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange', 'signInBlocked'] as const;
 
 function userHashOf(values: Array<string | null>): UserHash {
   const h: UserHash = {};
@@ -29,12 +67,28 @@ function userHashOf(values: Array<string | null>): UserHash {
  */
 export class RedisDirectory implements DirectoryBackend {
   readonly kind = 'redis' as const;
+  /**
+   * Users and licenses pages and subscriptions already read, each with the customer version (`counts.ver`, moved by
+   * every change script) it was read at. A page is served again only when Redis still has that version (the listing
+   * script checks it: one small reply instead of the page's reads), so it is never older than what Redis holds; any
+   * instance's change invalidates it. Emptied when the connection is re-established (a Redis that lost its data).
+   */
+  private readonly pages = new VersionedCache<{ users: CustomerUser[]; total: number }>(CACHED_PAGES);
+  private readonly subscriptions = new VersionedCache<{ subscriptions: Subscription[]; counts: UserCounts }>(CACHED_PAGES);
 
   constructor(
     readonly redis: RedisClient,
     readonly keys: KeyLayout,
     private readonly now: () => number,
-  ) {}
+    /** Default scrypt (`s1$…`); the bot passes the keyed hash when PASSWORD_HASH_KEY is set. Both verify every form. */
+    private readonly passwords: PasswordHasher = scryptPasswordHasher,
+  ) {
+    const forget = () => {
+      this.pages.clear();
+      this.subscriptions.clear();
+    };
+    if (typeof (redis as { on?: unknown }).on === 'function') redis.on('ready', forget).on('close', forget);
+  }
 
   // ---------------------------------------------------------------- customers and subscriptions
 
@@ -85,6 +139,16 @@ export class RedisDirectory implements DirectoryBackend {
 
   /** Subscriptions and counts from one read of the counters (the Users and licenses card needs both). */
   async subscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts }> {
+    const cached = this.subscriptions.get(customerId);
+    if (cached && ((await this.redis.hget(this.keys.customerKey(customerId, 'counts'), 'ver')) ?? '0') === cached.version) {
+      return { subscriptions: cached.value.subscriptions.map((s) => ({ ...s })), counts: { ...cached.value.counts } };
+    }
+    const result = await this.readSubscriptionsAndCounts(customerId);
+    this.subscriptions.set(customerId, result.version, result);
+    return { subscriptions: result.subscriptions.map((s) => ({ ...s })), counts: { ...result.counts } };
+  }
+
+  private async readSubscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts; version: string }> {
     const [names, seats, counts] = await this.readHashes(customerId, ['skus', 'seats', 'counts']);
     const subscriptions = Object.keys(names)
       .sort()
@@ -93,7 +157,7 @@ export class RedisDirectory implements DirectoryBackend {
         const assignedSeats = Number(counts[`lic:${skuId}`] ?? 0);
         return { skuId, name: names[skuId], totalSeats, assignedSeats, availableSeats: totalSeats - assignedSeats };
       });
-    return { subscriptions, counts: countsOf(counts) };
+    return { subscriptions, counts: countsOf(counts), version: counts.ver ?? '0' };
   }
 
   /** The bot's own role table is the only one: this directory grants no rights of its own. */
@@ -115,17 +179,19 @@ export class RedisDirectory implements DirectoryBackend {
   async listUsers(customerId: string, listing: UserListing): Promise<{ users: CustomerUser[]; total: number }> {
     const { filter } = listing;
     const k = (n: Parameters<KeyLayout['customerKey']>[1]) => this.keys.customerKey(customerId, n);
-    const reply = await runScript(
-      this.redis,
-      'pabListUsers',
-      [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role')],
-      [filter.kind, filter.kind === 'license' ? filter.skuId : '', listing.role ?? '', listing.search, listing.offset, listing.pageSize],
-    );
+    const args = [filter.kind, filter.kind === 'license' ? filter.skuId : '', listing.role ?? '', listing.search, String(listing.offset), String(listing.pageSize)];
+    const cacheKey = `${customerId}\0${args.join('\0')}`;
+    const cached = this.pages.get(cacheKey);
+    const reply = await runScript(this.redis, 'pabListUsers', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role')], [...args, cached?.version ?? '']);
+    if (reply[0] === 'SAME' && cached) return { users: cached.value.users.map(copyUser), total: cached.value.total };
     const total = Number(reply[0]);
-    const ids = reply.slice(1).map((m) => String(m).slice(String(m).lastIndexOf(SEP) + 1));
+    const ids = reply.slice(2).map((m) => String(m).slice(String(m).lastIndexOf(SEP) + 1));
+    // Read after the script: the users are as new as the version the script saw, or newer (never older).
     const users = await this.readUsers(customerId, ids);
     if (!users.length && total === 0) await this.getCustomer(customerId); // unknown customer → typed error
-    return { users: users.filter((u): u is CustomerUser => u !== null), total };
+    const page = { users: users.filter((u): u is CustomerUser => u !== null), total };
+    this.pages.set(cacheKey, String(reply[1]), page);
+    return { users: page.users.map(copyUser), total };
   }
 
   async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {
@@ -154,18 +220,18 @@ export class RedisDirectory implements DirectoryBackend {
 
   async verifyUserPassword(customerId: string, userId: string, password: string): Promise<boolean> {
     const hash = await this.redis.hget(this.keys.user(customerId, userId), 'pwHash');
-    return !!hash && verifyPassword(password, hash);
+    return !!hash && this.passwords.verify(password, hash);
   }
 
   // ---------------------------------------------------------------- changes
 
   async createUser(customerId: string, input: ValidNewUser, password: string, options: OperationOptions, now: number): Promise<{ user: CustomerUser; replayed: boolean }> {
-    const id = randomUUID();
+    const id = newUserId();
     const upn = input.userPrincipalName;
     const licenses = [...input.licenses].sort();
     const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
       id, upn, input.username, input.domain, input.displayName, input.firstName, input.lastName, input.usageLocation, input.role, licenses.join(','),
-      password ? await hashPassword(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
+      password ? await this.passwords.hash(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
     ], [this.keys.user(customerId, id)], now);
     // A replay that created the very id drawn above is this call's own script, re-sent by the client after its reply
     // was lost: the user and the password are this call's, so the password is shown now (it never was).
@@ -205,7 +271,7 @@ export class RedisDirectory implements DirectoryBackend {
   }
 
   async resetPassword(customerId: string, ref: UserRef, password: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
-    const hash = await hashPassword(password);
+    const hash = await this.passwords.hash(password);
     const current = await this.getUser(customerId, ref.userId);
     const reply = await this.mutate(
       'pabResetPassword',
@@ -370,12 +436,13 @@ export const countsOf = (counts: Record<string, string>): UserCounts => ({
 });
 
 function toUser(customerId: string, h: UserHash): CustomerUser {
+  const at = h.upn.lastIndexOf('@');
   return {
     id: h.id,
     customerId,
     userPrincipalName: h.upn,
-    username: h.username,
-    domain: h.domain,
+    username: h.upn.slice(0, at),
+    domain: h.upn.slice(at + 1),
     displayName: h.displayName,
     firstName: h.firstName,
     lastName: h.lastName,

@@ -14,6 +14,8 @@
  * Result: {'OK', ...} or {'ERR', code, params...}; a replayed operation returns {'REPLAY', <stored result>}.
  */
 
+import { USER_ROLES } from '../types';
+
 const PRELUDE = `
 local K_CUSTOMER, K_SKUS, K_SEATS, K_COUNTS, K_UPN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ACTIVE, K_UNLIC, K_LIC, K_ROLE, K_DELETED, K_AUDIT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
@@ -24,8 +26,10 @@ local SEP = '\\001'
 local NOW = tonumber(ARGV[1])
 local OP_TTL = tonumber(ARGV[2])
 local AUDIT_CAP = 1000
-local USER_FIELDS = {'id','upn','username','domain','displayName','firstName','lastName','usageLocation','role',
-  'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange','sortKey'}
+-- The fields a user record is written with. username and domain are the two halves of the UPN, and the sort key is
+-- lower(displayName) SEP lower(UPN): both are derived, not stored (the sort key is stored only when this Lua's
+-- string.lower, ASCII only, cannot recompute the one the service computed, i.e. for non-ASCII names). Records written
+-- before keep username, domain and sortKey, and those stay in step (LEGACY_FIELDS in writeUser).
 
 local function split(s)
   local t = {}
@@ -55,12 +59,41 @@ local function loadUser(key)
 end
 
 local function writeUser(key, u)
+  -- Built here, not at the top: a table built on every call costs every script, and only create and restore write
+  -- a whole user.
+  local USER_FIELDS = {'id','upn','displayName','firstName','lastName','usageLocation','role',
+    'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange'}
+  local LEGACY_FIELDS = {'username','domain','sortKey'}
+  local OMITTED_WHEN_EMPTY = {deletedAt = true, rememberedLicenses = true, pwHash = true}
   local args = {}
   for _, f in ipairs(USER_FIELDS) do
-    args[#args + 1] = f
-    args[#args + 1] = tostring(u[f] or '')
+    -- Fields that are empty while the user is active (deletion time, remembered licenses, no password) are left out,
+    -- and so is mustChange = '0' (a missing flag reads as not set).
+    if (not OMITTED_WHEN_EMPTY[f] or (u[f] and u[f] ~= '')) and not (f == 'mustChange' and u[f] == '0') then
+      args[#args + 1] = f
+      args[#args + 1] = tostring(u[f] or '')
+    end
+  end
+  for _, f in ipairs(LEGACY_FIELDS) do
+    if u[f] and u[f] ~= '' then
+      args[#args + 1] = f
+      args[#args + 1] = tostring(u[f])
+    end
   end
   redis.call('HSET', key, unpack(args))
+end
+
+local function domainOf(upn)
+  return string.match(upn, '@([^@]*)$') or ''
+end
+
+-- The sort key this Lua computes from the name and UPN; a stored one wins (non-ASCII names, older records).
+local function computedSortKey(displayName, upn)
+  return string.lower(displayName) .. SEP .. string.lower(upn)
+end
+local function sortKeyOf(u)
+  if u.sortKey and u.sortKey ~= '' then return u.sortKey end
+  return computedSortKey(u.displayName, u.upn)
 end
 
 local function userIdOf(key)
@@ -72,14 +105,19 @@ local function count(field, delta)
 end
 
 local function member(u)
-  return u.sortKey .. SEP .. u.id
+  return sortKeyOf(u) .. SEP .. u.id
+end
+
+-- Plain users ('user', most of them) have no idx:role entry: a role=user listing walks idx:active without the admins.
+local function roleIndexed(role)
+  return role ~= 'user'
 end
 
 -- Indexes and counters of an active user; always called in pairs around a change.
 local function indexAdd(u)
   local m = member(u)
   redis.call('ZADD', K_ACTIVE, 0, m)
-  redis.call('ZADD', K_ROLE, 0, u.role .. SEP .. m)
+  if roleIndexed(u.role) then redis.call('ZADD', K_ROLE, 0, u.role .. SEP .. m) end
   redis.call('HSET', K_UPN, string.lower(u.upn), u.id)
   count('active', 1)
   count('role:' .. u.role, 1)
@@ -97,7 +135,7 @@ end
 local function indexRemove(u)
   local m = member(u)
   redis.call('ZREM', K_ACTIVE, m)
-  redis.call('ZREM', K_ROLE, u.role .. SEP .. m)
+  if roleIndexed(u.role) then redis.call('ZREM', K_ROLE, u.role .. SEP .. m) end
   redis.call('HDEL', K_UPN, string.lower(u.upn))
   count('active', -1)
   count('role:' .. u.role, -1)
@@ -142,6 +180,8 @@ local function finish(res, detail, quiet)
     end
   end
   if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
+  -- The customer's version: every applied change moves it, so a cached listing is current while it stands still.
+  if res[1] == 'OK' and not quiet then redis.call('HINCRBY', K_COUNTS, 'ver', 1) end
   return reply(res)
 end
 
@@ -154,12 +194,14 @@ if redis.call('EXISTS', K_CUSTOMER) == 0 then return {'ERR', 'CUSTOMER_NOT_FOUND
 
 const CREATE_USER = `
 local function run()
-  local u = {id = ARGV[7], upn = ARGV[8], username = ARGV[9], domain = ARGV[10], displayName = ARGV[11],
+  local u = {id = ARGV[7], upn = ARGV[8], displayName = ARGV[11],
     firstName = ARGV[12], lastName = ARGV[13], usageLocation = ARGV[14], role = ARGV[15], licenses = ARGV[16],
-    pwHash = ARGV[17], mustChange = ARGV[18], sortKey = ARGV[19]}
+    pwHash = ARGV[17], mustChange = ARGV[18]}
+  -- ARGV[9], ARGV[10]: username and domain, the halves of the UPN (not stored).
+  if ARGV[19] ~= computedSortKey(u.displayName, u.upn) then u.sortKey = ARGV[19] end
   local key = KEYS[FIRST_USER_KEY]
-  if not inList(redis.call('HGET', K_CUSTOMER, 'domains'), u.domain) then
-    return {'ERR', 'DOMAIN_NOT_IN_CUSTOMER', u.domain}
+  if not inList(redis.call('HGET', K_CUSTOMER, 'domains'), ARGV[10]) then
+    return {'ERR', 'DOMAIN_NOT_IN_CUSTOMER', ARGV[10]}
   end
   if redis.call('HEXISTS', K_UPN, string.lower(u.upn)) == 1 or redis.call('EXISTS', key) == 1 then
     return {'ERR', 'UPN_TAKEN', u.upn}
@@ -342,7 +384,7 @@ local function run()
       status = 'USER_NOT_FOUND'
     else
       upn = u.upn
-      if newUsername ~= '' then upn = newUsername .. '@' .. u.domain end
+      if newUsername ~= '' then upn = newUsername .. '@' .. domainOf(u.upn) end
       if u.state ~= 'deleted' then status = 'NOT_DELETED'
       elseif expected ~= '' and expected ~= u.version then status = 'STALE'
       elseif NOW - tonumber(u.deletedAt) > window then status = 'RESTORE_WINDOW_OVER'
@@ -359,14 +401,20 @@ local function run()
         end
       end
       u.upn = upn
-      if newUsername ~= '' then u.username = newUsername end
-      u.sortKey = string.match(u.sortKey, '^(.-)' .. SEP) .. SEP .. string.lower(upn)
+      if u.username and u.username ~= '' then u.username = string.match(upn, '^(.*)@') end
+      if u.domain and u.domain ~= '' then u.domain = domainOf(upn) end
+      if u.sortKey and u.sortKey ~= '' then
+        u.sortKey = string.match(u.sortKey, '^(.-)' .. SEP) .. SEP .. string.lower(upn)
+        -- An older record's sort key that this Lua can now compute is dropped (HDEL below).
+        if u.sortKey == computedSortKey(u.displayName, upn) then u.sortKey = nil; redis.call('HDEL', KEYS[i], 'sortKey') end
+      end
       table.sort(restored)
       u.licenses = table.concat(restored, ',')
       u.state = 'active'
       u.deletedAt = ''
       u.rememberedLicenses = ''
       u.version = tostring(tonumber(u.version) + 1)
+      redis.call('HDEL', KEYS[i], 'deletedAt', 'rememberedLicenses')
       writeUser(KEYS[i], u)
       indexAdd(u)
       redis.call('ZREM', K_DELETED, u.id)
@@ -442,6 +490,14 @@ local function run()
     local used = tonumber(redis.call('HGET', K_COUNTS, 'lic:' .. sku) or '0')
     if seats < used then return {'ERR', 'SEATS_BELOW_ASSIGNED', sku, used, seats} end
   end
+  -- Migration of the layout before plain users left idx:role: their entries there are dropped (idempotent; a store
+  -- written by this version has none, and no reader looks at them).
+  -- (ZRANGEBYLEX + ZREM: the embedded store has no ZREMRANGEBYLEX.)
+  while true do
+    local plain = redis.call('ZRANGEBYLEX', K_ROLE, '[user' .. SEP, '(user\\002', 'LIMIT', 0, 500)
+    if #plain == 0 then break end
+    redis.call('ZREM', K_ROLE, unpack(plain))
+  end
   local before = redis.call('HMGET', K_CUSTOMER, 'name', 'domains')
   if before[1] ~= ARGV[8] or before[2] ~= ARGV[9] then changed[#changed + 1] = 'customer' end
   redis.call('HSET', K_CUSTOMER, 'id', ARGV[7], 'name', ARGV[8], 'domains', ARGV[9])
@@ -462,35 +518,62 @@ return finish(res, detail, quiet)
 /**
  * Read-only page of users, sorted by display name.
  * KEYS: counts, idx:active, idx:unlicensed, idx:license, idx:role.
- * ARGV: filter kind (all|licensed|unlicensed|license), sku, role, lower-case search text, offset, limit.
+ * ARGV: filter kind (all|licensed|unlicensed|license), sku, role, lower-case search text, offset, limit, and the
+ * customer version of the caller's cached page ('' = none): while it is current the reply is just {'SAME'}.
  * Without extra conditions it reads only the page (counts come from the counters); with them it walks
  * one index in chunks on the server and never ships non-matching users to the client.
- * Returns {total, member...} where member = "<sortKey>\\001<userId>".
+ * Returns {total, version, member...} where member = "<sortKey>\\001<userId>".
  */
+/** The roles that have idx:role entries, as a Lua list. */
+const ADMIN_ROLES_LUA = USER_ROLES.filter((r) => r !== 'user').map((r) => `'${r}'`).join(', ');
+
 const LIST_USERS = `
 local K_COUNTS, K_ACTIVE, K_UNLIC, K_LIC, K_ROLE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local kind, sku, role, search = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 local SEP = '\\001'
+-- Plain users ('user') have no idx:role entry: they are the active users who are not in idx:role under an admin role.
+local plainUsers = role == 'user'
 local src, prefix, countField
 if kind == 'license' then src, prefix, countField = K_LIC, sku .. SEP, 'lic:' .. sku
-elseif role ~= '' then src, prefix, countField = K_ROLE, role .. SEP, 'role:' .. role
+elseif role ~= '' and not plainUsers then src, prefix, countField = K_ROLE, role .. SEP, 'role:' .. role
 elseif kind == 'unlicensed' then src, prefix, countField = K_UNLIC, '', 'unlicensed'
+elseif plainUsers then src, prefix, countField = K_ACTIVE, '', 'role:user'
 else src, prefix, countField = K_ACTIVE, '', 'active' end
 local needRole = role ~= '' and src ~= K_ROLE
 local needLicensed = kind == 'licensed'
 local needUnlicensed = kind == 'unlicensed' and src ~= K_UNLIC
+local admins = {}
+if plainUsers then
+  for _, r in ipairs({${ADMIN_ROLES_LUA}}) do
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', K_ROLE, '[' .. r .. SEP, '(' .. r .. '\\002')) do
+      admins[string.sub(m, #r + 2)] = true
+    end
+  end
+end
+local function hasRole(base)
+  if plainUsers then return not admins[base] end
+  return redis.call('ZSCORE', K_ROLE, role .. SEP .. base) ~= false
+end
 local min, max = '-', '+'
 if prefix ~= '' then min, max = '[' .. prefix, '(' .. string.sub(prefix, 1, -2) .. '\\002' end
 local plen = #prefix
-local out = {0}
+-- The customer's version (moved by every change): the caller's cached page is still right while it is the same.
+local counted = redis.call('HMGET', K_COUNTS, countField, 'ver')
+local version = counted[2] or '0'
+if ARGV[7] ~= '' and ARGV[7] == version then return {'SAME'} end
+local out = {0, version}
+local PAGE = limit + 2
 if not needRole and not needLicensed and not needUnlicensed and search == '' then
-  out[1] = tonumber(redis.call('HGET', K_COUNTS, countField) or '0')
+  out[1] = tonumber(counted[1] or '0')
   for _, m in ipairs(redis.call('ZRANGEBYLEX', src, min, max, 'LIMIT', offset, limit)) do
     out[#out + 1] = string.sub(m, plen + 1)
   end
   return {unpack(out)}
 end
+-- Only "not an admin" to check: the count is the counter, and the walk stops once the page is full.
+local early = plainUsers and src == K_ACTIVE and not needLicensed and search == ''
+if early then out[1] = tonumber(counted[1] or '0') end
 local CHUNK = 500
 local total = 0
 while true do
@@ -503,18 +586,18 @@ while true do
       local at = string.find(base, search, 1, true)
       ok = at ~= nil and at < idStart
     end
-    if ok and needRole then ok = redis.call('ZSCORE', K_ROLE, role .. SEP .. base) ~= false end
+    if ok and needRole then ok = hasRole(base) end
     if ok and needLicensed then ok = redis.call('ZSCORE', K_UNLIC, base) == false end
     if ok and needUnlicensed then ok = redis.call('ZSCORE', K_UNLIC, base) ~= false end
     if ok then
       total = total + 1
-      if total > offset and #out <= limit then out[#out + 1] = base end
+      if total > offset and #out < PAGE then out[#out + 1] = base end
     end
   end
-  if #chunk < CHUNK then break end
+  if #chunk < CHUNK or (early and #out >= PAGE) then break end
   min = '(' .. chunk[#chunk]
 end
-out[1] = total
+if not early then out[1] = total end
 -- a constructor-built table: the embedded Lua bridge only recognises those as arrays
 return {unpack(out)}
 `;

@@ -14,6 +14,7 @@ import { cardOf, texts } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { partnerCenterCsv } from '../support/importCsv';
 import { createTestDirectory, SeedCustomer, TestDirectory } from '../support/testDirectory';
+import { PASSWORD_LENGTH } from '../../services/passwords';
 
 const ROWS = 600;
 const SEED: SeedCustomer = {
@@ -131,7 +132,7 @@ describe('kill and resume', () => {
     // The results list every user with a usable password: the new one for those created before the crash.
     const rows = await resultsOf(h, result);
     expect(rows).toHaveLength(ROWS);
-    expect(rows.every((r) => r['Status update'].startsWith('Created ') && r['Temporary password'].length === 16)).toBe(true);
+    expect(rows.every((r) => r['Status update'].startsWith('Created ') && r['Temporary password'].length === PASSWORD_LENGTH)).toBe(true);
     for (const row of rows.filter((_, i) => i % 20 === 0)) {
       const upn = row['Status update'].slice('Created '.length);
       const id = await userIdOf(h.t, upn);
@@ -194,7 +195,7 @@ describe('kill and resume', () => {
     const result = await h.importer.run('contoso', jobId);
     expect(result).toMatchObject({ state: 'done', created: ROWS, passwordsRenewed: ROWS });
     const rows = await resultsOf(h, result);
-    expect(rows.every((r) => r['Temporary password'].length === 16)).toBe(true);
+    expect(rows.every((r) => r['Temporary password'].length === PASSWORD_LENGTH)).toBe(true);
     for (const row of rows.filter((_, i) => i % 4 === 0 && i < 240)) {
       const id = await userIdOf(h.t, row['Status update'].slice('Created '.length));
       expect(await h.t.directory.verifyUserPassword('contoso', id, row['Temporary password'])).toBe(true);

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 /**
  * SPEC §1 domain rules, through the DirectoryService API on a real Redis.
  */
 import { DAY_MS } from '../../services/directory';
 import { NewUserInput } from '../../services/types';
-import { storedHashParameters } from '../../services/passwords';
+import { hashPassword, keyedPasswordHasher, storedHashParameters } from '../../services/passwords';
 import {
   createTestDirectory,
   directoryErrorOf,
@@ -247,6 +248,32 @@ describe('temporary passwords', () => {
     expect(storedHashParameters(pwHash ?? '')?.N).toBeGreaterThanOrEqual(1024);
     // The hash is short enough that Redis keeps the user's record in its compact encoding (README, Performance).
     expect(await real.redis.object('ENCODING', real.keys.user(CID, created.user.id))).toMatch(/^(listpack|ziplist)$/);
+  });
+
+  it('with PASSWORD_HASH_KEY: stored as a keyed hash (compact record), verifies; a scrypt hash stored before still verifies', async () => {
+    const keyed = await createTestDirectory({ passwords: 'real', passwordHasher: keyedPasswordHasher(randomBytes(32)) });
+    try {
+      await keyed.seed({ id: CID });
+      const created = await keyed.directory.createUser(CID, { username: 'alice', displayName: 'Alice', usageLocation: 'US' }, { actor: keyed.actor });
+      const key = keyed.keys.user(CID, created.user.id);
+      expect(await keyed.redis.hget(key, 'pwHash')).toMatch(/^h1\$/);
+      expect(await keyed.directory.verifyUserPassword(CID, created.user.id, created.temporaryPassword)).toBe(true);
+      expect(await keyed.directory.verifyUserPassword(CID, created.user.id, created.temporaryPassword + 'x')).toBe(false);
+      expect(await keyed.redis.object('ENCODING', key)).toMatch(/^(listpack|ziplist)$/);
+      expect([...(await dumpValues(keyed)).values()].flat().join('\n')).not.toContain(created.temporaryPassword);
+      // A user whose password was hashed with scrypt before the key was set (an existing deployment's data).
+      const old = await keyed.directory.createUser(CID, { username: 'olde', displayName: 'Olde', usageLocation: 'US' }, { actor: keyed.actor });
+      await keyed.redis.hset(keyed.keys.user(CID, old.user.id), 'pwHash', await hashPassword('Old#Passw0rd-kept'));
+      expect(await keyed.directory.verifyUserPassword(CID, old.user.id, 'Old#Passw0rd-kept')).toBe(true);
+      expect(await keyed.directory.verifyUserPassword(CID, old.user.id, 'Old#Passw0rd-kepT')).toBe(false);
+      // Reset writes the keyed form.
+      const reset = await keyed.directory.resetPassword(CID, { userId: old.user.id }, { actor: keyed.actor });
+      expect(await keyed.redis.hget(keyed.keys.user(CID, old.user.id), 'pwHash')).toMatch(/^h1\$/);
+      expect(await keyed.directory.verifyUserPassword(CID, old.user.id, reset.temporaryPassword)).toBe(true);
+      expect(await keyed.directory.verifyUserPassword(CID, old.user.id, 'Old#Passw0rd-kept')).toBe(false);
+    } finally {
+      await keyed.cleanup();
+    }
   });
 
   it('reset replaces the hash: the old password stops working, the new one works, "must change" is set', async () => {

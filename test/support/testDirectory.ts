@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Clock, CustomerDefinition, DirectoryService } from '../../services/directory';
-import { PasswordGenerator } from '../../services/passwords';
+import { PasswordGenerator, PasswordHasher } from '../../services/passwords';
 import { KeyLayout } from '../../services/store/keys';
 import { DirectoryError } from '../../services/errors';
 import { connectRedis, RedisClient } from '../../services/store/redis';
@@ -88,6 +88,8 @@ export interface TestDirectory {
 
 export interface TestDirectoryOptions {
   passwords?: 'real' | 'deterministic' | PasswordGenerator;
+  /** How passwords are stored (default: the service's, scrypt). */
+  passwordHasher?: PasswordHasher;
   embedded?: boolean;
   start?: number;
 }
@@ -103,7 +105,7 @@ export async function createTestDirectory(options: TestDirectoryOptions = {}): P
       : typeof options.passwords === 'function'
         ? options.passwords
         : undefined;
-  const directory = new DirectoryService({ redis, keys, clock, generatePassword });
+  const directory = new DirectoryService({ redis, keys, clock, generatePassword, passwordHasher: options.passwordHasher });
 
   const scanKeys = () => scanAll(redis, `${root}*`);
 
