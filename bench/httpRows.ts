@@ -259,3 +259,34 @@ export async function listingRow(ctx: HttpContext): Promise<void> {
     figure({ row: '7', what: `\`${LIST_TEXT}\`: Redis commands per request (commandstats)`, value: bot.redisCommandsPerRequest, floor: 0, ratio: null, unit: 'cmds', note: bot.redisCommands }),
   );
 }
+
+/** The Users and licenses tab's API: the customers it reads a window of 100 rows from, and the filter. */
+export const TAB_LISTING = { big: 'litware', small: 'contoso', query: 'filter=unlicensed&offset=0&order=asc' } as const;
+
+/**
+ * Row 8: the Users and licenses tab's JSON API, a window of 100 unlicensed users by display name of the 50,000-user
+ * customer against the same window of the 300-user one (same filter, same order): p50 / p99 and Redis commands per
+ * request, which must be the same for both (nothing read grows with the customer). `token`: the agent's Teams SSO token.
+ */
+export async function tabListingRow(ctx: HttpContext, token: string): Promise<void> {
+  const headers = { Authorization: `Bearer ${token}` };
+  const accept = (answer: Answer) => {
+    const body = JSON.parse(answer.text) as { users?: unknown[]; total?: number };
+    return Array.isArray(body.users) && body.users.length > 0 && typeof body.total === 'number';
+  };
+  const run = (customer: string) =>
+    measured(ctx, ctx.bot, () =>
+      closedLoop({ target: targetOf(ctx.bot.url), concurrency: 1, durationMs: ctx.durationMs, next: () => ({ body: '', get: { path: `/api/tab/customers/${customer}/users?${TAB_LISTING.query}`, headers }, accept }) }),
+    );
+  const big = await run(TAB_LISTING.big);
+  mustBeClean('tab listing (50,000 users)', big);
+  const small = await run(TAB_LISTING.small);
+  mustBeClean('tab listing (300 users)', small);
+  ctx.details.tabListing = { big: describe(big), small: describe(small) };
+  ctx.log(`  tab: p50 ${big.latency.p50.toFixed(2)} p99 ${big.latency.p99.toFixed(2)} ms; ${big.redisCommandsPerRequest.toFixed(1)} commands/request (300 users: ${small.redisCommandsPerRequest.toFixed(1)})`);
+  ctx.figures.push(
+    figure({ row: '8', what: 'tab API, 100 unlicensed users by name of 50,000 (vs 300), 1 caller: p50', value: big.latency.p50, floor: small.latency.p50, unit: 'ms' }),
+    figure({ row: '8', what: 'tab API, 100 unlicensed users by name of 50,000 (vs 300), 1 caller: p99', value: big.latency.p99, floor: small.latency.p99, unit: 'ms', target: atMost(30, 'ms') }),
+    figure({ row: '8', what: 'tab API: Redis commands per request, 50,000 users (vs 300)', value: big.redisCommandsPerRequest, floor: small.redisCommandsPerRequest, unit: 'cmds', target: atMostFloor(1), note: big.redisCommands }),
+  );
+}

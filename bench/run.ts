@@ -17,6 +17,7 @@ import { provision, readProvisioningFile } from '../services/provisioning';
 import { connectRedis } from '../services/store/redis';
 import { Agent, BotClient } from '../test/support/botClient';
 import { startThrowawayRedis, ThrowawayRedis } from '../test/support/redisServer';
+import { startTabSso, TAB_AUDIENCE, TabSso } from '../test/support/tabSso';
 import {
   CONTENTION,
   contentionRow,
@@ -25,6 +26,7 @@ import {
   invokeRows,
   LIST_TEXT,
   listingRow,
+  tabListingRow,
   READ,
   typedRoundTripRow,
   warmUp,
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
   const details: Record<string, unknown> = { sizes: SIZES };
   let redisServer: ThrowawayRedis | undefined;
   let connector: BenchConnector | undefined;
+  let tabSso: TabSso | undefined;
   const children: Child[] = [];
   const closers: Array<() => void> = [];
   try {
@@ -145,13 +148,23 @@ async function main(): Promise<void> {
     log(`seeded: contoso 300 users, northwind 300, adatum ${CONTENTION.callers}, litware ${SIZES.listUsers.toLocaleString('en-US')}; ${OTHER_CUSTOMERS} more customers`);
 
     connector = await startBenchConnector();
+    // The tab's Teams SSO tokens: a local key set (as the tab's tests use), on the wall clock.
+    tabSso = await startTabSso(() => Date.now());
     const client = new BotClient({ endpoint: '', serviceUrl: connector.url, tenantId: TENANT, agent: AGENT });
     const runDir = tmpdir();
     const profileDir = join(runDir, `pab-bench-profile-${process.pid}`);
     const bot = await startNodeServer(
       'bot',
       'bot/index.ts',
-      { REDIS_URL: redisServer.url, PARTNER_TENANT_ID: TENANT, ADMIN_AGENTS: AGENT.aadObjectId, LOG_LEVEL: 'info', PASSWORD_HASH_KEY: BENCH_PASSWORD_HASH_KEY.toString('base64') },
+      {
+        REDIS_URL: redisServer.url,
+        PARTNER_TENANT_ID: TENANT,
+        ADMIN_AGENTS: AGENT.aadObjectId,
+        LOG_LEVEL: 'info',
+        PASSWORD_HASH_KEY: BENCH_PASSWORD_HASH_KEY.toString('base64'),
+        TAB_SSO_JWKS_URL: tabSso.jwksUrl,
+        TAB_SSO_AUDIENCE: TAB_AUDIENCE,
+      },
       join(runDir, `pab-bench-bot-${process.pid}.log`),
       PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
@@ -178,6 +191,8 @@ async function main(): Promise<void> {
     await contentionRow(http, contentionUsers);
     log('row 7: listing a 50,000-user customer');
     await listingRow(http);
+    log('row 8: the Users and licenses tab, a window of a 50,000-user customer');
+    await tabListingRow(http, await tabSso.token({ oid: AGENT.aadObjectId as string, name: AGENT.name, tid: TENANT, expiresIn: 3600 }));
 
     const svc: ServiceContext = { redisUrl: redisServer.url, admin, figures, details, log, opsCount: SIZES.opsCount, memoryUsers: SIZES.memoryUsers };
     log('row 3: service operations');
@@ -203,6 +218,7 @@ async function main(): Promise<void> {
     killAll();
     closers.forEach((c) => c());
     await connector?.stop();
+    await tabSso?.stop();
     await redisServer?.stop();
   }
 

@@ -22,9 +22,16 @@ export function targetOf(url: string): HttpTarget {
 }
 
 export function post(agent: http.Agent, target: HttpTarget, path: string, body: string): Promise<Answer> {
+  return send(agent, target, { method: 'POST', path, body });
+}
+
+/** One request on a keep-alive agent: a POST with a JSON body, or a GET (the tab's API) with headers. */
+export function send(agent: http.Agent, target: HttpTarget, request: { method: 'GET' | 'POST'; path: string; body?: string; headers?: Record<string, string> }): Promise<Answer> {
+  const { method, path, body = '' } = request;
+  const headers = method === 'POST' ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...request.headers } : { ...request.headers };
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: target.host, port: target.port, path, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      { agent, host: target.host, port: target.port, path, method, headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -33,7 +40,7 @@ export function post(agent: http.Agent, target: HttpTarget, path: string, body: 
       },
     );
     req.on('error', reject);
-    req.end(body);
+    req.end(method === 'POST' ? body : undefined);
   });
 }
 
@@ -52,6 +59,8 @@ export function get(url: string): Promise<Answer> {
 /** One caller's next request: the body to send, and what to do with (and whether to accept) the answer. */
 export interface Request {
   body: string;
+  /** A GET of this path with these headers instead of POSTing the body (the tab's JSON API). */
+  get?: { path: string; headers: Record<string, string> };
   /** Returns true when the answer is the expected one. May update the caller's state (e.g. a version). */
   accept(answer: Answer): boolean;
   /** Resolves when the request is complete (e.g. when a reply reached the fake connector); default: the answer. */
@@ -90,7 +99,9 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
       const request = options.next(i);
       const t0 = nowMs();
       try {
-        const answer = await post(agent, options.target, path, request.body);
+        const answer = request.get
+          ? await send(agent, options.target, { method: 'GET', path: request.get.path, headers: request.get.headers })
+          : await post(agent, options.target, path, request.body);
         const ok = answer.status >= 200 && answer.status < 300 && request.accept(answer);
         const end = request.done ? await request.done(answer) : undefined;
         if (ok) latencies.push((typeof end === 'number' ? end : nowMs()) - t0);
