@@ -19,7 +19,12 @@ import type { Actor, CustomerUser } from './types';
 export type ApprovalChange =
   | { kind: 'deleteUsers'; userIds: string[] }
   | { kind: 'resetPassword'; userId: string }
-  | { kind: 'offboard'; userId: string; toUserId?: string };
+  | { kind: 'offboard'; userId: string; toUserId?: string }
+  /** `unassign`, `replace` or a Manage licenses save that removes at least one license (add alongside, when saved so). */
+  | { kind: 'changeLicenses'; userIds: string[]; add: string[]; remove: string[]; replace?: { from: string; to: string } };
+
+/** A license change needs approval only when it removes a license (replace removes the old one). */
+export const removesLicenses = (change: { remove?: string[]; replace?: { from: string; to: string } }): boolean => !!change.replace || (change.remove?.length ?? 0) > 0;
 
 export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'withdrawn' | 'expired' | 'applied' | 'failed' | 'stale';
 export type ApprovalDecision = 'approve' | 'reject' | 'withdraw';
@@ -47,6 +52,8 @@ export interface ApprovalOutcome {
   passwordReset?: string;
   offboardJobId?: string;
   offboardState?: string;
+  /** Users whose licenses changed (a license change). */
+  licensesChanged?: number;
   error?: string;
 }
 
@@ -180,6 +187,7 @@ export class ApprovalService {
   /** Whether this change needs a second admin agent here: every change of the list, a reset only for an admin's password. */
   async requiresApproval(customerId: string, change: ApprovalChange): Promise<boolean> {
     if (!(await this.settings(customerId)).enabled) return false;
+    if (change.kind === 'changeLicenses') return removesLicenses(change);
     if (change.kind !== 'resetPassword') return true;
     return (await this.directory.getUser(customerId, change.userId)).role !== 'user';
   }
@@ -271,6 +279,12 @@ export class ApprovalService {
         const deleted = await this.directory.deleteUsers(customerId, change.userIds.map((userId) => ({ userId, expectedVersion: versions[userId] })), { actor: approver, operationId });
         outcome = { deleted: deleted.length };
         detail = `deleted ${deleted.length} user(s)`;
+      } else if (change.kind === 'changeLicenses') {
+        const licenses = change.replace ? { replace: change.replace } : { add: change.add, remove: change.remove };
+        const results = await this.directory.changeLicenses(customerId, change.userIds.map((userId) => ({ userId, expectedVersion: versions[userId] })), licenses, { actor: approver, operationId });
+        const changed = results.filter((r) => r.changed).length;
+        outcome = { licensesChanged: changed };
+        detail = `licenses changed for ${changed} user(s)`;
       } else if (change.kind === 'resetPassword') {
         const reset = await this.directory.resetPassword(customerId, { userId: change.userId, expectedVersion: versions[change.userId] }, { actor: approver, operationId });
         temporaryPassword = reset.temporaryPassword || undefined;
@@ -326,7 +340,7 @@ export class ApprovalService {
   }
 
   private async usersOf(customerId: string, change: ApprovalChange): Promise<ApprovalUser[]> {
-    const ids = change.kind === 'deleteUsers' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+    const ids = change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
     const users = await this.directory.readUsers(customerId, ids);
     return users.map((u, i) => {
       if (!u) throw new DirectoryError('USER_NOT_FOUND', { user: ids[i] });
@@ -361,6 +375,10 @@ const approvalUser = (u: CustomerUser): ApprovalUser => ({ id: u.id, displayName
 
 function summaryOf(change: ApprovalChange, users: ApprovalUser[]): string {
   if (change.kind === 'deleteUsers') return `delete ${users.map((u) => u.userPrincipalName).join(' ')}`;
+  if (change.kind === 'changeLicenses') {
+    const what = change.replace ? `replace ${change.replace.from} with ${change.replace.to}` : [...change.remove.map((s) => `-${s}`), ...change.add.map((s) => `+${s}`)].join(' ');
+    return `licenses ${what} for ${users.map((u) => u.userPrincipalName).join(' ')}`;
+  }
   if (change.kind === 'resetPassword') return `reset password ${users[0].userPrincipalName}`;
   return `offboard ${users[0].userPrincipalName}${users[1] ? ` to ${users[1].userPrincipalName}` : ''}`;
 }

@@ -91,9 +91,13 @@ const schemas = {
   [VERBS.confirmOffboard]: z.object({ customerId, userId: id, version: z.number().int().min(0), toUserId: id.optional(), operationId }),
   [VERBS.requestApproval]: z.object({
     customerId,
-    kind: z.enum(['deleteUsers', 'resetPassword', 'offboard']),
+    kind: z.enum(['deleteUsers', 'resetPassword', 'offboard', 'changeLicenses']),
     userIds: z.array(id).min(1).max(500),
     toUserId: id.optional(),
+    // A license change: what it removes and adds, or the license it replaces.
+    add: z.array(id).max(50).optional(),
+    remove: z.array(id).max(50).optional(),
+    replace: z.object({ from: id, to: id }).optional(),
     operationId,
     reason: z.string().max(2000).optional(),
   }),
@@ -229,10 +233,12 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
     }
     case VERBS.requestApproval: {
       const v = parsed.data as z.infer<(typeof schemas)['requestApproval']>;
-      if (v.kind !== 'deleteUsers' && v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      if (v.kind !== 'deleteUsers' && v.kind !== 'changeLicenses' && v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
       const change =
         v.kind === 'deleteUsers'
           ? { kind: v.kind, userIds: v.userIds }
+          : v.kind === 'changeLicenses'
+            ? { kind: v.kind, userIds: v.userIds, add: v.add ?? [], remove: v.remove ?? [], ...(v.replace ? { replace: v.replace } : {}) }
           : v.kind === 'resetPassword'
             ? { kind: v.kind, userId: v.userIds[0] }
             : { kind: v.kind, userId: v.userIds[0], toUserId: v.toUserId };

@@ -72,7 +72,17 @@ const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
  * Changes that four eyes may hold back (the gate asks the approval service). Under four eyes a helpdesk agent may
  * start them too: they become a request, never the change itself.
  */
-export const APPROVABLE: ReadonlySet<CommandName> = new Set<CommandName>(['deleteUsers', 'confirmDeleteUsers', 'offboard', 'confirmOffboard', 'confirmResetPassword']);
+export const APPROVABLE: ReadonlySet<CommandName> = new Set<CommandName>([
+  'deleteUsers',
+  'confirmDeleteUsers',
+  'offboard',
+  'confirmOffboard',
+  'confirmResetPassword',
+  // License removal: typed (always removes) or a Manage licenses save that removes at least one license.
+  'unassign',
+  'replace',
+  'saveLicenses',
+]);
 
 export function accessOf(name: CommandName): Access {
   return COMMANDS.find((c) => c.name === name)?.access ?? CARD_ONLY_ACCESS[name] ?? 'admin';

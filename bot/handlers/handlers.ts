@@ -215,13 +215,15 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async saveLicenses(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
-    const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+    const save = licenseSaveOf(cmd);
     // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
-    const change = cmd.replace ? { replace: cmd.replace } : { add, remove };
+    const change = save.replace ? { replace: save.replace } : { add: save.add, remove: save.remove };
     const versions = cmd.selectionId ? await ctx.directory.readSelection(customer.id, cmd.selectionId) : cmd.versions;
     if (!versions) throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.selectionExpired') }));
     const userIds = cmd.selectionId ? Object.keys(versions) : cmd.userIds;
+    // Four eyes: a save that removes a license becomes a request (the users as drawn must still be as they were).
+    const approval: ApprovalChange = { kind: 'changeLicenses', userIds, ...save };
+    if (await ctx.approvals.requiresApproval(customer.id, approval)) return requestCard(ctx, customer, approval, await selectedUsers(ctx, customer, userIds, versions));
     try {
       const results = await ctx.directory.changeLicenses(
         customer.id,
@@ -386,7 +388,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const users = (await ctx.directory.readUsers(customer.id, changeUserIds(request.change))).filter((u): u is CustomerUser => !!u && u.state === 'active');
     const withColleague = request.change.kind === 'offboard' && !!request.change.toUserId;
     const notice = ctx.t('approval.state.stale', { users: request.difference.join(', ') });
-    const change: ApprovalChange = request.change.kind === 'deleteUsers' ? { kind: 'deleteUsers', userIds: users.map((u) => u.id) } : request.change;
+    const change: ApprovalChange =
+      request.change.kind === 'deleteUsers' || request.change.kind === 'changeLicenses' ? { ...request.change, userIds: users.map((u) => u.id) } : request.change;
     if (!users.length) throw new DirectoryError('NOT_ACTIVE', { user: request.difference.join(', ') });
     return requestCard(ctx, customer, change, withColleague ? users.slice(0, -1) : users, withColleague ? users[users.length - 1] : undefined, notice, request.reason);
   },
@@ -511,10 +514,27 @@ async function finishSeries(ctx: HandlerContext, customer: Customer, series: { i
   );
 }
 
+/** A Manage licenses save as a change: what it adds and removes (from the card's drawn and chosen states), or its replace. */
+export function licenseSaveOf(cmd: CommandOf<'saveLicenses'>): { add: string[]; remove: string[]; replace?: { from: string; to: string } } {
+  if (cmd.replace) return { add: [], remove: [], replace: cmd.replace };
+  const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
+  const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+  return { add, remove };
+}
+
 async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'replace'>, ctx: HandlerContext): Promise<AdaptiveCard> {
   const customer = await resolveCustomer(ctx, cmd.customer);
   const users = await resolveUsers(ctx, customer, cmd.users);
   const change = cmd.name === 'replace' ? { replace: { from: cmd.from, to: cmd.to } } : cmd.name === 'assign' ? { add: [cmd.skuId] } : { remove: [cmd.skuId] };
+  if (cmd.name !== 'assign') {
+    // Four eyes: removing a license (replace removes the old one) becomes a request.
+    const approval: ApprovalChange = { kind: 'changeLicenses', userIds: users.map((u) => u.id), add: [], remove: cmd.name === 'unassign' ? [cmd.skuId] : [], ...(cmd.name === 'replace' ? { replace: { from: cmd.from, to: cmd.to } } : {}) };
+    if (await ctx.approvals.requiresApproval(customer.id, approval)) {
+      const deleted = users.find((u) => u.state !== 'active');
+      if (deleted) throw new DirectoryError('NOT_ACTIVE', { user: deleted.userPrincipalName });
+      return requestCard(ctx, customer, approval, users);
+    }
+  }
   const results = await ctx.directory.changeLicenses(customer.id, users.map((u) => ({ userId: u.id })), change, { actor: ctx.caller, operationId: `msg:${ctx.activityId}` });
   return licenseResultsCard(ctx.t, {
     customer,
@@ -526,7 +546,7 @@ async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'repla
 // ------------------------------------------------------------------ four eyes
 
 const changeUserIds = (change: ApprovalChange): string[] =>
-  change.kind === 'deleteUsers' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+  change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
 
 async function requestCard(ctx: HandlerContext, customer: Customer, change: ApprovalChange, users: CustomerUser[], colleague?: CustomerUser, notice?: string, reason?: string): Promise<AdaptiveCard> {
   return requestApprovalCard(ctx.t, { customer, change, users, colleague, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice, reason });

@@ -108,3 +108,43 @@ test('offboard --to: one confirmation, then blocked, deleted, the colleague hold
   const restored = await bot.say(megan, 'restore contoso bob');
   expect(visibleText(restored.card)).toContain('bob@contoso.onmicrosoft.com: restored');
 });
+
+test('removing licenses under four eyes: a helpdesk unassign and a Manage licenses save that removes become requests; another admin approves; adding alone runs', async () => {
+  const [megan, lee, helen] = [bot.client(MEGAN), bot.client(LEE), bot.client(HELEN)];
+  for (const c of [megan, lee, helen]) await bot.say(c, 'whoami');
+  await bot.say(megan, 'approvals contoso on');
+  // A helpdesk agent may ask; nothing changes until another admin approves.
+  const { card: request } = await bot.say(helen, 'unassign O365_E3 contoso alice,bob');
+  const text = visibleText(request);
+  expect(text).toContain('Change the licenses of 2 users');
+  expect(text).toContain('Remove: Office 365 E3.');
+  expect(text).toContain('Office 365 E3: 2 seats freed.');
+  const missingReason = await helen.click(request, 'Request approval', { reason: '' });
+  expect(visibleText(missingReason.card)).toContain('Say why this change is needed.');
+  const sent = await helen.click(request, 'Request approval', { reason: 'E3 budget cut' });
+  expect((await bot.t.directory.findUser('contoso', 'alice')).licenses).toEqual(['O365_E3']);
+  const ref = findAction(sent.card, 'Withdraw').data as { customerId: string; requestId: string };
+  const own = await helen.invoke(VERBS.decideApproval, { ...ref, decision: 'approve' });
+  expect(visibleText(own.card)).toContain('Only admin agents can approve');
+  const approved = await lee.invoke(VERBS.decideApproval, { ...ref, decision: 'approve' });
+  expect(visibleText(approved.card)).toContain('Approved by Lee Gu and applied');
+  expect(visibleText(approved.card)).toContain('Licenses changed for 2 users.');
+  expect((await bot.t.directory.findUser('contoso', 'alice')).licenses).toEqual([]);
+  expect((await bot.t.directory.findUser('contoso', 'bob')).licenses).toEqual(['SPE_E5']);
+  expect((await bot.t.directory.audit('contoso')).entries.filter((e) => e.action === 'approval-applied')).toHaveLength(1);
+
+  // Manage licenses: a save that only adds runs at once; one that removes becomes a request.
+  const dave = await bot.t.directory.findUser('contoso', 'dave');
+  const carol = await bot.t.directory.findUser('contoso', 'carol');
+  const users = (await bot.say(megan, 'users contoso')).card;
+  const manage = (await megan.click(users, 'Manage licenses', { userIds: [dave.id, carol.id].join(',') })).card;
+  const added = await megan.click(manage, 'Save', { lic_SPE_E5: 'all' });
+  expect(visibleText(added.card)).toContain('Licenses updated');
+  const manageAgain = (await megan.click((await bot.say(megan, 'users contoso')).card, 'Manage licenses', { userIds: dave.id })).card;
+  const held = await megan.click(manageAgain, 'Save', { lic_O365_E3: 'none' });
+  expect(visibleText(held.card)).toContain('Change the licenses of 1 user');
+  expect(visibleText(held.card)).toContain('Office 365 E3: 1 seat freed.');
+  expect((await bot.t.directory.findUser('contoso', 'dave')).licenses).toContain('O365_E3');
+  // Helpdesk agents still cannot add licenses.
+  expect(visibleText((await bot.say(helen, 'assign SPE_E5 contoso carol')).card)).not.toContain('Licenses updated');
+});

@@ -138,4 +138,52 @@ describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
       const [entry] = (await d.directory.audit(d.customerId)).entries.filter((e) => e.action === 'offboard');
       expect(entry.detail).toContain(`requested by ${d.helpdesk.name}; approved by`);
     }));
+  test('removing licenses is a request when approvals are on (unassign, replace, a save that removes); adding alone is not', () =>
+    as(async () => {
+      const [alice, bob] = await threeUsers();
+      const unassign = { kind: 'changeLicenses' as const, userIds: [alice.id, bob.id], add: [], remove: [d.sku.E3] };
+      expect(await approvals.requiresApproval(d.customerId, unassign)).toBe(false);
+      await approvals.setEnabled(d.customerId, true, d.admin);
+      expect(await approvals.requiresApproval(d.customerId, unassign)).toBe(true);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [], remove: [], replace: { from: d.sku.E3, to: d.sku.E5 } })).toBe(true);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [d.sku.E5], remove: [] })).toBe(false);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [d.sku.E5], remove: [d.sku.E3] })).toBe(true);
+      await expect(approvals.request(d.customerId, unassign, '  ', d.helpdesk, 'op-lic-0')).rejects.toMatchObject({ code: 'INVALID_FIELD' });
+
+      const request = await approvals.request(d.customerId, unassign, 'E3 budget cut', d.helpdesk, 'op-lic-1');
+      expect(request).toMatchObject({ state: 'pending', change: unassign, users: [{ id: alice.id, licenses: [d.sku.E3] }, { id: bob.id }] });
+      // Nothing ran yet; the requester cannot approve its own request.
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([d.sku.E3]);
+      expect((await approvals.decide(d.customerId, request.id, 'approve', d.helpdesk, { isAdmin: true })).kind).toBe('refused');
+      const [a, b] = await Promise.all([
+        approvals.decide(d.customerId, request.id, 'approve', d.admin, { isAdmin: true }),
+        approvals.decide(d.customerId, request.id, 'approve', d.admin2, { isAdmin: true }),
+      ]);
+      expect([a.kind, b.kind].sort()).toEqual(['already', 'decided']);
+      const won = a.kind === 'decided' ? a : b;
+      expect(won.request).toMatchObject({ state: 'applied', outcome: { licensesChanged: 2 } });
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([]);
+      expect((await d.directory.getUser(d.customerId, bob.id)).licenses).toEqual([d.sku.E5]);
+      const { entries } = await d.directory.audit(d.customerId);
+      expect(entries.filter((e) => e.action === 'approval-approved')).toHaveLength(1);
+      const applied = entries.filter((e) => e.action === 'approval-applied');
+      expect(applied).toHaveLength(1);
+      expect(applied[0].detail).toContain(`requested by ${d.helpdesk.name}`);
+    }));
+
+  test('a license removal whose user changed since the request ends stale; replace applies to the holders only', () =>
+    as(async () => {
+      await approvals.setEnabled(d.customerId, true, d.admin);
+      const [alice, bob, carol] = await threeUsers();
+      const stale = await approvals.request(d.customerId, { kind: 'changeLicenses', userIds: [bob.id], add: [], remove: [d.sku.E5] }, 'not needed', d.admin, 'op-lic-2');
+      await d.directory.changeLicenses(d.customerId, [{ userId: bob.id }], { remove: [d.sku.E3] }, { actor: d.admin, operationId: 'op-change-bob-2' });
+      expect((await approvals.decide(d.customerId, stale.id, 'approve', d.admin2, { isAdmin: true })).request).toMatchObject({ state: 'stale', difference: [bob.userPrincipalName] });
+      expect((await d.directory.getUser(d.customerId, bob.id)).licenses).toEqual([d.sku.E5]);
+
+      const replace = await approvals.request(d.customerId, { kind: 'changeLicenses', userIds: [alice.id, carol.id], add: [], remove: [], replace: { from: d.sku.E3, to: d.sku.E5 } }, 'upgrade', d.admin, 'op-lic-3');
+      const done = await approvals.decide(d.customerId, replace.id, 'approve', d.admin2, { isAdmin: true });
+      expect(done.request).toMatchObject({ state: 'applied', outcome: { licensesChanged: 1 } });
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([d.sku.E5]);
+      expect((await d.directory.getUser(d.customerId, carol.id)).licenses).toEqual([]);
+    }));
 });
