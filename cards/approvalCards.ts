@@ -39,6 +39,7 @@ function changeTitle(t: T, change: ApprovalChange, count: number): string {
   if (change.kind === 'deleteUsers') return t('approval.change.deleteUsers', { count });
   if (change.kind === 'resetPassword') return t('approval.change.resetPassword');
   if (change.kind === 'changeLicenses') return t('approval.change.licenses', { count });
+  if (change.kind === 'import') return t('approval.change.import', { count: change.rows, filename: change.filename });
   return t('approval.change.offboard');
 }
 
@@ -77,6 +78,7 @@ function changeLines(t: T, m: { change: ApprovalChange; users: ApprovalUserLine[
     text(`${u.displayName} \u2014 ${u.userPrincipalName}${u.licenses.length ? ` (${licenseNames(u.licenses, m.subscriptions)})` : ''}`, { spacing: 'None' }),
   );
   if (m.change.kind === 'changeLicenses') lines.push(...licenseChangeLines(t, m.change, m.users, m.subscriptions));
+  else if (m.change.kind === 'import') lines.push(text(t('approval.importOwner'), { isSubtle: true }));
   else if (m.change.kind !== 'resetPassword') {
     // The seat effect: each license the users hold frees one seat per holder (moved to the colleague, when named).
     const freed = new Map<string, number>();
@@ -98,6 +100,7 @@ export function requestApprovalCard(t: T, m: RequestApprovalModel): AdaptiveCard
   const data: Record<string, unknown> = { customerId: m.customer.id, kind: c.kind, operationId: m.operationId };
   if (c.kind === 'deleteUsers') data.userIds = c.userIds;
   else if (c.kind === 'changeLicenses') Object.assign(data, { userIds: c.userIds, add: c.add, remove: c.remove, replace: c.replace });
+  else if (c.kind === 'import') Object.assign(data, { jobId: c.jobId, mode: c.options.mode, usageLocation: c.options.usageLocation, licenses: c.options.licenses });
   else data.userIds = [c.userId];
   if (c.kind === 'offboard' && c.toUserId) data.toUserId = c.toUserId;
   return card(body, [execute(t('approval.requestButton'), VERBS.requestApproval, data, { inputs: true, style: 'positive' }), execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id })]);
@@ -141,6 +144,7 @@ function stateLine(t: T, r: ApprovalRequest): string {
 function outcomeLine(t: T, r: ApprovalRequest): string | undefined {
   if (r.state !== 'applied' || !r.outcome) return undefined;
   if (r.outcome.deleted !== undefined) return t('approval.outcome.deleted', { count: r.outcome.deleted });
+  if (r.outcome.importJobId) return t('approval.outcome.import', { name: r.requester.name });
   if (r.outcome.licensesChanged !== undefined) return t('approval.outcome.licenses', { count: r.outcome.licensesChanged });
   if (r.outcome.passwordReset) return t('approval.outcome.reset', { upn: r.outcome.passwordReset });
   return t('approval.outcome.offboarded');

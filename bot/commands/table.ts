@@ -42,7 +42,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk', menu: true },
   { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk', menu: true },
   { name: 'approvalsChannel', words: ['approvals', 'channel', 'here'], usage: 'approvals channel here', descriptionKey: 'help.cmd.approvalsChannel', access: 'admin' },
-  { name: 'approvals', words: ['approvals'], usage: 'approvals <customer> on|off [--expires <n>]', descriptionKey: 'help.cmd.approvals', access: 'admin', menu: true },
+  { name: 'approvals', words: ['approvals'], usage: 'approvals <customer> on|off [--expires <n>] [--import-over <n>]', descriptionKey: 'help.cmd.approvals', access: 'admin', menu: true },
   { name: 'grant', words: ['grant'], usage: 'grant <admin|helpdesk> <agent id>', descriptionKey: 'help.cmd.grant', access: 'admin' },
   { name: 'revoke', words: ['revoke'], usage: 'revoke <agent id>', descriptionKey: 'help.cmd.revoke', access: 'admin' },
 ];

@@ -25,7 +25,7 @@ import { CardReply, HandlerContext, permissionsOf } from './context';
 import { describeError, describeFileProblem, describeRowIssue } from './errors';
 import { importCustomerChoiceCard, importHowToCard, importPreviewCard, importProgressCard } from '../../cards/importCards';
 import { openUploadPage, takeUpload } from './importDialog';
-import type { ImportPreview } from '../../services/import/importer';
+import type { ImportOptions, ImportPreview } from '../../services/import/importer';
 import { MAX_FILE_BYTES } from '../../services/import/csvFile';
 import { isCsvName } from '../fileDownload';
 import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
@@ -326,8 +326,9 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async approvals(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined);
+    const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined, cmd.importOver);
     const lines = [settings.enabled ? ctx.t('approvals.on', { customer: customer.name, hours: Math.round(settings.expiryMs / 3600_000) }) : ctx.t('approvals.off', { customer: customer.name })];
+    if (settings.enabled) lines.push(settings.importOver ? ctx.t('approvals.importOver', { count: settings.importOver }) : ctx.t('approvals.importNotHeld', { flag: '--import-over <rows>' }));
     if (settings.enabled && !(await ctx.approvalChannel.reference())) lines.push(ctx.t('approvals.noChannel', { command: 'approvals channel here' }));
     return messageCard(ctx.t('approval.requestTitle'), lines);
   },
@@ -340,13 +341,17 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async requestApproval(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    if (!cmd.reason && cmd.change.kind === 'import') return importRequestCard(ctx, customer, cmd.change.jobId, cmd.change.options, ctx.t('approval.reasonRequired'));
     if (!cmd.reason) {
       const users = (await ctx.directory.readUsers(customer.id, changeUserIds(cmd.change))).filter((u): u is CustomerUser => !!u);
       return requestCard(ctx, customer, cmd.change, users.slice(0, cmd.change.kind === 'offboard' && cmd.change.toUserId ? -1 : undefined), cmd.change.kind === 'offboard' && cmd.change.toUserId ? users[users.length - 1] : undefined, ctx.t('approval.reasonRequired'));
     }
+    // An import's progress card is this one (it replaced the preview): the job updates it once it runs.
+    const change: ApprovalChange =
+      cmd.change.kind === 'import' ? { ...cmd.change, card: { conversation: ctx.cardLocation.conversation, activityId: ctx.cardLocation.activityId ?? '', locale: ctx.locale } } : cmd.change;
     let request: ApprovalRequest;
     try {
-      request = await ctx.approvals.request(customer.id, cmd.change, cmd.reason, ctx.caller, cmd.operationId);
+      request = await ctx.approvals.request(customer.id, change, cmd.reason, ctx.caller, cmd.operationId);
     } catch (err) {
       return refusedAsStale(ctx, customer, err);
     }
@@ -366,6 +371,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     let notice: string | undefined;
     if (result.kind === 'refused') notice = ctx.t(result.reason === 'ownRequest' ? 'approval.ownRequest' : result.reason === 'notRequester' ? 'approval.notRequester' : 'approval.notAdmin');
     if (result.kind !== 'refused' && result.temporaryPassword) notice = await deliverApprovedPassword(ctx, customer, request, result);
+    // An approved import runs in the background as the requester's job (its passwords go to the requester only).
+    if (result.kind === 'decided' && request.state === 'applied' && request.outcome?.importJobId) void ctx.importRunner.launch(customer.id, request.outcome.importJobId);
     if (result.kind === 'decided') {
       // Everyone's card in the channel shows the new state; requester and decider get the outcome in their 1:1 chats.
       const base = await approvalView(ctx, customer, request, { decide: false, withdraw: false });
@@ -390,6 +397,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const notice = ctx.t('approval.state.stale', { users: request.difference.join(', ') });
     const change: ApprovalChange =
       request.change.kind === 'deleteUsers' || request.change.kind === 'changeLicenses' ? { ...request.change, userIds: users.map((u) => u.id) } : request.change;
+    if (request.change.kind === 'import') return importRequestCard(ctx, customer, request.change.jobId, request.change.options, notice, request.reason);
     if (!users.length) throw new DirectoryError('NOT_ACTIVE', { user: request.difference.join(', ') });
     return requestCard(ctx, customer, change, withColleague ? users.slice(0, -1) : users, withColleague ? users[users.length - 1] : undefined, notice, request.reason);
   },
@@ -441,6 +449,13 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async importRun(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    // Four eyes: an import with more ready rows than the customer's setting becomes a request instead of running.
+    if ((await ctx.approvals.settings(customer.id)).importOver > 0) {
+      const preview = await ctx.importer.validate(customer.id, cmd.jobId, cmd.options, ctx.caller);
+      const change: ApprovalChange = { kind: 'import', jobId: cmd.jobId, filename: preview.filename, options: cmd.options, rows: preview.ready };
+      const progress = await ctx.importer.progress(customer.id, cmd.jobId);
+      if (progress.state === 'preview' && (await ctx.approvals.requiresApproval(customer.id, change))) return requestCard(ctx, customer, change, []);
+    }
     const { started, preview } = await ctx.importer.start(customer.id, cmd.jobId, ctx.caller, cmd.options, {
       conversation: ctx.cardLocation.conversation,
       activityId: ctx.cardLocation.activityId ?? '',
@@ -546,10 +561,16 @@ async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'repla
 // ------------------------------------------------------------------ four eyes
 
 const changeUserIds = (change: ApprovalChange): string[] =>
-  change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+  change.kind === 'import' ? [] : change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
 
 async function requestCard(ctx: HandlerContext, customer: Customer, change: ApprovalChange, users: CustomerUser[], colleague?: CustomerUser, notice?: string, reason?: string): Promise<AdaptiveCard> {
   return requestApprovalCard(ctx.t, { customer, change, users, colleague, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice, reason });
+}
+
+/** The request card of an import (its rows counted again from the job). */
+async function importRequestCard(ctx: HandlerContext, customer: Customer, jobId: string, options: ImportOptions, notice?: string, reason?: string): Promise<AdaptiveCard> {
+  const preview = await ctx.importer.validate(customer.id, jobId, options, ctx.caller);
+  return requestCard(ctx, customer, { kind: 'import', jobId, filename: preview.filename, options, rows: preview.ready }, [], undefined, notice, reason);
 }
 
 /** Admin agents other than the requester decide; the requester withdraws; everyone else reads. */

@@ -6,6 +6,9 @@
 import { ApprovalService } from '../../services/approvals';
 import { DAY_MS } from '../../services/directory';
 import { Backend, BACKENDS, startBackend } from '../support/bothDirectories';
+import { CredentialVault } from '../../services/credentials';
+import { ImportService } from '../../services/import/importer';
+import { partnerCenterCsv } from '../support/importCsv';
 
 describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
   let d: Backend;
@@ -185,5 +188,45 @@ describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
       expect(done.request).toMatchObject({ state: 'applied', outcome: { licensesChanged: 1 } });
       expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([d.sku.E5]);
       expect((await d.directory.getUser(d.customerId, carol.id)).licenses).toEqual([]);
+    }));
+  test('an import over the setting’s size is a request; approving starts it as the requester’s job, once', () =>
+    as(async () => {
+      const importer = new ImportService(d.directory, new CredentialVault(d.redis, d.keys, d.clock));
+      const withImports = new ApprovalService(d.directory, undefined, importer);
+      const change = (jobId: string, rows: number) => ({ kind: 'import' as const, jobId, filename: '', rows, options: { mode: 'validRows' as const, usageLocation: 'US' } });
+      // Default: on, but imports are not held back.
+      expect(await withImports.setEnabled(d.customerId, true, d.admin)).toMatchObject({ enabled: true, importOver: 0 });
+      expect(await withImports.requiresApproval(d.customerId, change('x', 10_000))).toBe(false);
+      expect(await withImports.setEnabled(d.customerId, true, d.admin, undefined, 3)).toMatchObject({ importOver: 3 });
+      expect((await d.directory.audit(d.customerId)).entries[0].detail).toContain('imports over 3 rows');
+      expect(await withImports.requiresApproval(d.customerId, change('x', 3))).toBe(false);
+      expect(await withImports.requiresApproval(d.customerId, change('x', 4))).toBe(true);
+      // Without an importer (or with approvals off) nothing is held back.
+      expect(await approvals.requiresApproval(d.customerId, change('x', 4))).toBe(false);
+
+      const domain = (await d.user('alice')).userPrincipalName.split('@')[1];
+      const preview = await importer.preview(d.customerId, partnerCenterCsv(5, { domain }), 'leavers.csv', d.admin);
+      if (!preview.ok) throw new Error(JSON.stringify(preview.problem));
+      const jobId = preview.preview.jobId;
+      // Only the job's owner may ask for it.
+      await expect(withImports.request(d.customerId, change(jobId, 0), 'new hires', d.admin2, 'op-imp-0')).rejects.toMatchObject({ code: 'IMPORT_NOT_FOUND' });
+      const request = await withImports.request(d.customerId, change(jobId, 0), 'new hires', d.admin, 'op-imp-1');
+      expect(request).toMatchObject({ state: 'pending', users: [], change: { kind: 'import', jobId, rows: 5, filename: 'leavers.csv' } });
+      expect((await importer.progress(d.customerId, jobId)).state).toBe('preview');
+      expect((await withImports.decide(d.customerId, request.id, 'approve', d.admin, { isAdmin: true })).kind).toBe('refused');
+      const [a, b] = await Promise.all([
+        withImports.decide(d.customerId, request.id, 'approve', d.admin2, { isAdmin: true }),
+        withImports.decide(d.customerId, request.id, 'approve', d.helpdesk, { isAdmin: true }),
+      ]);
+      expect([a.kind, b.kind].sort()).toEqual(['already', 'decided']);
+      const won = a.kind === 'decided' ? a : b;
+      expect(won.request).toMatchObject({ state: 'applied', outcome: { importJobId: jobId } });
+      // The job is the requester's: its results and passwords are delivered to it, not to the approver.
+      const progress = await importer.progress(d.customerId, jobId);
+      expect(progress.state).toBe('running');
+      expect(progress.job.owner).toBe(d.admin.id);
+      expect(await importer.run(d.customerId, jobId)).toMatchObject({ state: 'done', created: 5 });
+      const { entries } = await d.directory.audit(d.customerId);
+      expect(entries.filter((e) => e.action === 'approval-applied')).toEqual([expect.objectContaining({ detail: expect.stringContaining(`import leavers.csv started as ${d.admin.name}`) })]);
     }));
 });
