@@ -63,6 +63,8 @@ export interface UsersCardModel {
   notice?: string;
   /** The Teams app id (MicrosoftAppId): the card links to the Users and licenses tab; unset (local mode): no link. */
   tabAppId?: string;
+  /** The Offboard button (one selected user): admins, and helpdesk agents where four eyes makes it a request. */
+  offboard?: boolean;
 }
 
 /** The personal tab (manifest staticTabs entityId `users`). */
@@ -149,6 +151,8 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   }
   if (m.permissions.resetPassword) actions.push(execute(t('users.resetPassword'), VERBS.resetPassword, selection, { inputs: true }));
   if (m.permissions.manageUsers) actions.push(execute(t('users.delete'), VERBS.deleteUsers, selection, { inputs: true, style: 'destructive' }));
+  // The sixth and last button Teams shows as a button (an admin's card): exactly one selected user, as Reset password.
+  if (m.offboard) actions.push(execute(t('users.offboard'), VERBS.offboard, selection, { inputs: true, style: 'destructive' }));
   actions.push(execute(t('users.deleted', { count: m.deletedCount }), VERBS.deletedUsers, { customerId: m.customer.id }));
   return card(body, actions);
 }

@@ -39,9 +39,10 @@ const roleLabel = (ctx: HandlerContext): string => ctx.t(`agentRole.${ctx.caller
 
 async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string): Promise<AdaptiveCard> {
   const filter = cmd.filter ?? { kind: 'all' };
-  const [page, { subscriptions, counts }] = await Promise.all([
+  const [page, { subscriptions, counts }, approvals] = await Promise.all([
     ctx.directory.listUsers(customer.id, { filter, role: cmd.role, search: cmd.search, page: cmd.page ?? 1 }),
     ctx.directory.getSubscriptionsAndCounts(customer.id),
+    ctx.caller.role === 'helpdesk' ? ctx.approvals.settings(customer.id) : undefined,
   ]);
   return usersCard(ctx.t, {
     customer,
@@ -54,6 +55,8 @@ async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<C
     permissions: permissionsOf(ctx.caller.role),
     notice,
     tabAppId: ctx.appId,
+    // As the offboard command: admins, and helpdesk agents where four eyes turns it into a request.
+    offboard: ctx.caller.role === 'admin' || (ctx.caller.role === 'helpdesk' && !!approvals?.enabled),
   });
 }
 

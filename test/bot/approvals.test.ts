@@ -148,3 +148,28 @@ test('removing licenses under four eyes: a helpdesk unassign and a Manage licens
   // Helpdesk agents still cannot add licenses.
   expect(visibleText((await bot.say(helen, 'assign SPE_E5 contoso carol')).card)).not.toContain('Licenses updated');
 });
+
+test('the Offboard button on the users card: one selected user opens the offboard confirmation; helpdesk agents get it only under four eyes, as a request', async () => {
+  const [megan, helen] = [bot.client(MEGAN), bot.client(HELEN)];
+  const bob = await bot.t.directory.findUser('contoso', 'bob');
+  const carol = await bot.t.directory.findUser('contoso', 'carol');
+  const users = (await bot.say(megan, 'users contoso')).card;
+  const titles = ((users.actions ?? []) as Array<{ title: string }>).map((a) => a.title);
+  // Six buttons at most are shown as buttons (Agents Playground, Teams): Offboard is the sixth.
+  expect(titles).toEqual(['Add user', 'Manage licenses', 'Reset password', 'Delete', 'Offboard', 'Deleted users (0)']);
+  const confirm = await megan.click(users, 'Offboard', { userIds: bob.id });
+  expect(visibleText(confirm.card)).toContain('Block sign-in at once');
+  expect(visibleText(confirm.card)).toContain('Offboard Bob Jones');
+  const two = await megan.click(users, 'Offboard', { userIds: [bob.id, carol.id].join(',') });
+  expect(visibleText(two.card)).not.toContain('Block sign-in at once');
+  expect((await bot.t.directory.findUser('contoso', 'bob')).state).toBe('active');
+  // A helpdesk agent: no Offboard button until four eyes is on, then a request.
+  const helpdeskTitles = (card: Card) => ((card.actions ?? []) as Array<{ title: string }>).map((a) => a.title);
+  expect(helpdeskTitles((await bot.say(helen, 'users contoso')).card)).not.toContain('Offboard');
+  await bot.say(megan, 'approvals contoso on');
+  const helenUsers = (await bot.say(helen, 'users contoso')).card;
+  expect(helpdeskTitles(helenUsers)).toContain('Offboard');
+  const request = await helen.click(helenUsers, 'Offboard', { userIds: bob.id });
+  expect(visibleText(request.card)).toContain('Request approval');
+  expect(visibleText(request.card)).toContain('Offboard: block sign-in');
+});

@@ -262,6 +262,7 @@ const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
       notice: t('delete.done', { count: 2 }),
     })],
   ['users (first page, unlicensed among them)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL })],
+  ['users (with the Offboard button)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL, offboard: true })],
   ['users (none, helpdesk)', () =>
     usersCard(t, { customer: other, subscriptions: [], page: page([], 1), filter: { kind: 'unlicensed' }, deletedCount: 0, permissions: { manageUsers: false, resetPassword: true, restore: true } })],
   ['licenses', () => licensesCard(t, { customer, subscriptions })],
