@@ -7,14 +7,24 @@ import { Agent, BotClient, CHANNEL, Card, cardOf, findAction, visibleText } from
 import { errorLogs, LEE, MEGAN, startBotApp, STORY_CUSTOMER, BotApp } from '../support/botApp';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { VERBS } from '../../cards/verbs';
+import { FileServer, startFileServer, teamsFileAttachment } from '../support/fileServer';
+import { partnerCenterCsv } from '../support/importCsv';
+import { PERSONAL, submission, texts } from '../support/botClient';
 
 const HELEN: Agent = { id: '29:1helen-helpdesk', aadObjectId: '6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f', name: 'Helen Helpdesk' };
 const NESTOR: Agent = { id: '29:1nestor-admin', aadObjectId: '8e7f6a5b-4c3d-4e2f-9a1b-0c9d8e7f6a5b', name: 'Nestor Admin' };
 
 let connector: FakeConnector;
+let files: FileServer;
 let bot: BotApp;
-beforeAll(async () => (connector = await startFakeConnector()));
-afterAll(() => connector.stop());
+beforeAll(async () => {
+  connector = await startFakeConnector();
+  files = await startFileServer();
+});
+afterAll(async () => {
+  await files.stop();
+  await connector.stop();
+});
 beforeEach(async () => {
   bot = await startBotApp(connector, { seed: STORY_CUSTOMER, env: { ADMIN_AGENTS: [MEGAN, LEE, NESTOR].map((a) => a.aadObjectId).join(','), HELPDESK_AGENTS: HELEN.aadObjectId } });
 });
@@ -172,4 +182,39 @@ test('the Offboard button on the users card: one selected user opens the offboar
   const request = await helen.click(helenUsers, 'Offboard', { userIds: bob.id });
   expect(visibleText(request.card)).toContain('Request approval');
   expect(visibleText(request.card)).toContain('Offboard: block sign-in');
+});
+
+test('an import over --import-over rows: Import answers with a request; another admin approves; it runs as the requester’s job and the passwords go to the requester only', async () => {
+  const [megan, lee] = [bot.client(MEGAN), bot.client(LEE)];
+  for (const c of [megan, lee]) await bot.say(c, 'whoami');
+  expect(texts((await bot.say(megan, 'approvals contoso on')).card)).toContain('Imports are not held back (add --import-over <rows> to hold back larger ones).');
+  expect(texts((await bot.say(megan, 'approvals contoso on --import-over 2')).card)).toContain('Imports of more than 2 ready rows need approval too.');
+  const attachment = teamsFileAttachment('hires.csv', files.serve('/approvals/hires.csv', partnerCenterCsv(3)));
+  const { card: preview, replyId } = await bot.say(megan, 'import users contoso', PERSONAL, { attachments: [attachment] });
+  const click = async (card: Card, title: string, values: Record<string, string>) => {
+    const { verb, data } = submission(card, title, values);
+    return megan.sendInvoke(megan.invokeActivity(verb, data, PERSONAL, { replyToId: replyId }));
+  };
+  const request = (await click(preview, 'Import', { usageLocation: 'US' })).card;
+  expect(visibleText(request)).toContain('Import 3 users from hires.csv');
+  expect(visibleText(request)).toContain('the new passwords go to the requester');
+  expect(await bot.t.directory.findUser('contoso', 'user00000').catch(() => null)).toBeNull();
+  const sent = await click(request, 'Request approval', { reason: 'new starters' });
+  const ref = findAction(sent.card, 'Withdraw').data as { customerId: string; requestId: string };
+  expect(visibleText((await megan.invoke(VERBS.decideApproval, { ...ref, decision: 'approve' })).card)).toContain('another admin agent must approve');
+  const approved = await lee.invoke(VERBS.decideApproval, { ...ref, decision: 'approve' }, CHANNEL);
+  expect(visibleText(approved.card)).toContain('Import started as Megan Bowen\u2019s job');
+  await bot.app.importRunner.idle();
+  for (const u of ['user00000', 'user00001', 'user00002']) expect((await bot.t.directory.findUser('contoso', u)).state).toBe('active');
+  // The results (with the passwords) reach Megan's 1:1 chat; Lee, who approved, gets the outcome only.
+  const resultsIn = (c: BotClient) => connector.activitiesIn(c.conversationId()).map((a) => cardOf(a)).filter((card) => texts(card)[0]?.startsWith('Import results'));
+  expect(resultsIn(megan)).toHaveLength(1);
+  // The progress card is the request card that replaced the preview in Megan's chat.
+  const updates = connector.records().filter((r) => r.kind === 'update' && r.targetActivityId === replyId);
+  expect(updates.length).toBeGreaterThanOrEqual(1);
+  expect(updates.every((u) => u.conversationId === megan.conversationId())).toBe(true);
+  expect(texts(cardOf(updates[updates.length - 1].activity))[0]).toBe('Import finished \u2014 Contoso Ltd');
+  expect(resultsIn(lee)).toEqual([]);
+  expect(JSON.stringify(connector.activitiesIn(lee.conversationId()))).not.toContain('/downloads/');
+  expect((await bot.t.directory.audit('contoso')).entries.filter((e) => e.action === 'approval-applied')).toHaveLength(1);
 });
