@@ -137,6 +137,9 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
       const view = { customerId: m.customer.id, allInView: true, viewFilter: filterValue(m.filter), viewRole: m.role ?? '', viewSearch: m.search ?? '' };
       body.push(actionSet([execute(t('users.manageAllInView', { count: page.total }), VERBS.manageLicenses, view)]));
     }
+    // Offboard (exactly one selected user, as Reset password) sits under the list: the card's own actions are full
+    // (hosts draw at most 5, see above).
+    if (m.offboard) body.push(actionSet([execute(t('users.offboard'), VERBS.offboard, { customerId: m.customer.id, versions: versionsOf(page.users) }, { inputs: true, style: 'destructive' })]));
   }
   const paging: CardAction[] = [];
   if (page.page > 1) paging.push(execute(t('common.previous'), VERBS.users, { ...query, page: page.page - 1 }));
@@ -151,8 +154,6 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
   }
   if (m.permissions.resetPassword) actions.push(execute(t('users.resetPassword'), VERBS.resetPassword, selection, { inputs: true }));
   if (m.permissions.manageUsers) actions.push(execute(t('users.delete'), VERBS.deleteUsers, selection, { inputs: true, style: 'destructive' }));
-  // The sixth and last button Teams shows as a button (an admin's card): exactly one selected user, as Reset password.
-  if (m.offboard) actions.push(execute(t('users.offboard'), VERBS.offboard, selection, { inputs: true, style: 'destructive' }));
   actions.push(execute(t('users.deleted', { count: m.deletedCount }), VERBS.deletedUsers, { customerId: m.customer.id }));
   return card(body, actions);
 }

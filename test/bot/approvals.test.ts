@@ -9,7 +9,7 @@ import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { VERBS } from '../../cards/verbs';
 import { FileServer, startFileServer, teamsFileAttachment } from '../support/fileServer';
 import { partnerCenterCsv } from '../support/importCsv';
-import { PERSONAL, submission, texts } from '../support/botClient';
+import { actionTitles, PERSONAL, submission, texts } from '../support/botClient';
 
 const HELEN: Agent = { id: '29:1helen-helpdesk', aadObjectId: '6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f', name: 'Helen Helpdesk' };
 const NESTOR: Agent = { id: '29:1nestor-admin', aadObjectId: '8e7f6a5b-4c3d-4e2f-9a1b-0c9d8e7f6a5b', name: 'Nestor Admin' };
@@ -165,8 +165,9 @@ test('the Offboard button on the users card: one selected user opens the offboar
   const carol = await bot.t.directory.findUser('contoso', 'carol');
   const users = (await bot.say(megan, 'users contoso')).card;
   const titles = ((users.actions ?? []) as Array<{ title: string }>).map((a) => a.title);
-  // Six buttons at most are shown as buttons (Agents Playground, Teams): Offboard is the sixth.
-  expect(titles).toEqual(['Add user', 'Manage licenses', 'Reset password', 'Delete', 'Offboard', 'Deleted users (0)']);
+  // The card's own actions stay the five hosts draw; Offboard is under the list of users.
+  expect(titles).toEqual(['Add user', 'Manage licenses', 'Reset password', 'Delete', 'Deleted users (0)']);
+  expect(findAction(users, 'Offboard')).toMatchObject({ verb: VERBS.offboard, style: 'destructive' });
   const confirm = await megan.click(users, 'Offboard', { userIds: bob.id });
   expect(visibleText(confirm.card)).toContain('Block sign-in at once');
   expect(visibleText(confirm.card)).toContain('Offboard Bob Jones');
@@ -174,7 +175,7 @@ test('the Offboard button on the users card: one selected user opens the offboar
   expect(visibleText(two.card)).not.toContain('Block sign-in at once');
   expect((await bot.t.directory.findUser('contoso', 'bob')).state).toBe('active');
   // A helpdesk agent: no Offboard button until four eyes is on, then a request.
-  const helpdeskTitles = (card: Card) => ((card.actions ?? []) as Array<{ title: string }>).map((a) => a.title);
+  const helpdeskTitles = (card: Card) => actionTitles(card);
   expect(helpdeskTitles((await bot.say(helen, 'users contoso')).card)).not.toContain('Offboard');
   await bot.say(megan, 'approvals contoso on');
   const helenUsers = (await bot.say(helen, 'users contoso')).card;
