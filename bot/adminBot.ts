@@ -18,6 +18,7 @@ import { actionToCommand } from './commands/actions';
 import { dialogToCommand } from './commands/dialogs';
 import { parseCommand, ParseProblem } from './commands/parse';
 import { accessOf, APPROVABLE } from './commands/table';
+import { licenseSaveOf } from './handlers/handlers';
 import type { ApprovalChange, ApprovalService } from '../services/approvals';
 import type { ApprovalChannel } from './approvalChannel';
 import type { Command } from './commands/types';
@@ -358,7 +359,9 @@ export class AdminBot extends TeamsActivityHandler {
           ? { kind: 'offboard', userId: command.userId, toUserId: command.toUserId }
           : command.name === 'confirmResetPassword'
             ? { kind: 'resetPassword', userId: command.userId }
-            : null;
+            : command.name === 'saveLicenses'
+              ? { kind: 'changeLicenses', userIds: command.userIds, ...licenseSaveOf(command) }
+              : null;
     if (change) return (await this.deps.approvals.requiresApproval(customerId, change).catch(() => false)) ? 'required' : 'off';
     return (await this.deps.approvals.settings(customerId)).enabled ? 'required' : 'off';
   }

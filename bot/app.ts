@@ -196,7 +196,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     return token ? found : null;
   };
   const importRunner = new ImportRunner({ importer, directory, adapter, appId, conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl, callerFor });
-  const approvals = new ApprovalService(directory);
+  const approvals = new ApprovalService(directory, undefined, importer);
   const approvalChannel = new ApprovalChannel(redis, keys, adapter, appId, conversations, logger);
   const bot = new AdminBot({
     directory,

@@ -38,14 +38,48 @@ const licenseNames = (skus: string[], subscriptions: Subscription[]) => skus.map
 function changeTitle(t: T, change: ApprovalChange, count: number): string {
   if (change.kind === 'deleteUsers') return t('approval.change.deleteUsers', { count });
   if (change.kind === 'resetPassword') return t('approval.change.resetPassword');
+  if (change.kind === 'changeLicenses') return t('approval.change.licenses', { count });
+  if (change.kind === 'import') return t('approval.change.import', { count: change.rows, filename: change.filename });
   return t('approval.change.offboard');
+}
+
+/** A license change: what is removed and added, and the seats it frees and uses (only holders of a replaced license change). */
+function licenseChangeLines(t: T, change: Extract<ApprovalChange, { kind: 'changeLicenses' }>, users: ApprovalUserLine[], subscriptions: Subscription[]): CardElement[] {
+  const lines: CardElement[] = [];
+  const freed = new Map<string, number>();
+  const used = new Map<string, number>();
+  const bump = (m: Map<string, number>, s: string) => m.set(s, (m.get(s) ?? 0) + 1);
+  if (change.replace) {
+    const { from, to } = change.replace;
+    lines.push(text(t('approval.licenses.replace', { from: licenseNames([from], subscriptions), to: licenseNames([to], subscriptions) })));
+    for (const u of users) {
+      if (!u.licenses.includes(from)) continue;
+      bump(freed, from);
+      if (!u.licenses.includes(to)) bump(used, to);
+    }
+  } else {
+    if (change.remove.length) lines.push(text(t('approval.licenses.remove', { licenses: licenseNames(change.remove, subscriptions) })));
+    if (change.add.length) lines.push(text(t('approval.licenses.add', { licenses: licenseNames(change.add, subscriptions) }), { spacing: 'None' }));
+    for (const u of users) {
+      for (const s of change.remove) if (u.licenses.includes(s)) bump(freed, s);
+      for (const s of change.add) if (!u.licenses.includes(s)) bump(used, s);
+    }
+  }
+  const seats = [
+    ...[...freed].map(([s, n]) => t('approval.seatsFreed', { license: licenseNames([s], subscriptions), count: n })),
+    ...[...used].map(([s, n]) => t('approval.seatsUsed', { license: licenseNames([s], subscriptions), count: n })),
+  ];
+  lines.push(text(seats.length ? seats.join(' ') : t('approval.noSeats'), { isSubtle: true }));
+  return lines;
 }
 
 function changeLines(t: T, m: { change: ApprovalChange; users: ApprovalUserLine[]; colleague?: ApprovalUserLine; subscriptions: Subscription[] }): CardElement[] {
   const lines: CardElement[] = m.users.slice(0, 50).map((u) =>
     text(`${u.displayName} \u2014 ${u.userPrincipalName}${u.licenses.length ? ` (${licenseNames(u.licenses, m.subscriptions)})` : ''}`, { spacing: 'None' }),
   );
-  if (m.change.kind !== 'resetPassword') {
+  if (m.change.kind === 'changeLicenses') lines.push(...licenseChangeLines(t, m.change, m.users, m.subscriptions));
+  else if (m.change.kind === 'import') lines.push(text(t('approval.importOwner'), { isSubtle: true }));
+  else if (m.change.kind !== 'resetPassword') {
     // The seat effect: each license the users hold frees one seat per holder (moved to the colleague, when named).
     const freed = new Map<string, number>();
     for (const u of m.users) for (const s of u.licenses) freed.set(s, (freed.get(s) ?? 0) + 1);
@@ -65,6 +99,8 @@ export function requestApprovalCard(t: T, m: RequestApprovalModel): AdaptiveCard
   const c = m.change;
   const data: Record<string, unknown> = { customerId: m.customer.id, kind: c.kind, operationId: m.operationId };
   if (c.kind === 'deleteUsers') data.userIds = c.userIds;
+  else if (c.kind === 'changeLicenses') Object.assign(data, { userIds: c.userIds, add: c.add, remove: c.remove, replace: c.replace });
+  else if (c.kind === 'import') Object.assign(data, { jobId: c.jobId, mode: c.options.mode, usageLocation: c.options.usageLocation, licenses: c.options.licenses });
   else data.userIds = [c.userId];
   if (c.kind === 'offboard' && c.toUserId) data.toUserId = c.toUserId;
   return card(body, [execute(t('approval.requestButton'), VERBS.requestApproval, data, { inputs: true, style: 'positive' }), execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id })]);
@@ -108,6 +144,8 @@ function stateLine(t: T, r: ApprovalRequest): string {
 function outcomeLine(t: T, r: ApprovalRequest): string | undefined {
   if (r.state !== 'applied' || !r.outcome) return undefined;
   if (r.outcome.deleted !== undefined) return t('approval.outcome.deleted', { count: r.outcome.deleted });
+  if (r.outcome.importJobId) return t('approval.outcome.import', { name: r.requester.name });
+  if (r.outcome.licensesChanged !== undefined) return t('approval.outcome.licenses', { count: r.outcome.licensesChanged });
   if (r.outcome.passwordReset) return t('approval.outcome.reset', { upn: r.outcome.passwordReset });
   return t('approval.outcome.offboarded');
 }

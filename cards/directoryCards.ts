@@ -63,6 +63,8 @@ export interface UsersCardModel {
   notice?: string;
   /** The Teams app id (MicrosoftAppId): the card links to the Users and licenses tab; unset (local mode): no link. */
   tabAppId?: string;
+  /** The Offboard button (one selected user): admins, and helpdesk agents where four eyes makes it a request. */
+  offboard?: boolean;
 }
 
 /** The personal tab (manifest staticTabs entityId `users`). */
@@ -135,6 +137,9 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
       const view = { customerId: m.customer.id, allInView: true, viewFilter: filterValue(m.filter), viewRole: m.role ?? '', viewSearch: m.search ?? '' };
       body.push(actionSet([execute(t('users.manageAllInView', { count: page.total }), VERBS.manageLicenses, view)]));
     }
+    // Offboard (exactly one selected user, as Reset password) sits under the list: the card's own actions are full
+    // (hosts draw at most 5, see above).
+    if (m.offboard) body.push(actionSet([execute(t('users.offboard'), VERBS.offboard, { customerId: m.customer.id, versions: versionsOf(page.users) }, { inputs: true, style: 'destructive' })]));
   }
   const paging: CardAction[] = [];
   if (page.page > 1) paging.push(execute(t('common.previous'), VERBS.users, { ...query, page: page.page - 1 }));

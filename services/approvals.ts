@@ -3,6 +3,7 @@ import { AUDIT_CAP, DAY_MS } from './directories/constants';
 import type { DirectoryService } from './directory';
 import { DirectoryError, isDirectoryError } from './errors';
 import { OffboardingService } from './offboarding';
+import type { ImportOptions, ImportService } from './import/importer';
 import type { Actor, CustomerUser } from './types';
 
 /**
@@ -19,7 +20,17 @@ import type { Actor, CustomerUser } from './types';
 export type ApprovalChange =
   | { kind: 'deleteUsers'; userIds: string[] }
   | { kind: 'resetPassword'; userId: string }
-  | { kind: 'offboard'; userId: string; toUserId?: string };
+  | { kind: 'offboard'; userId: string; toUserId?: string }
+  /** `unassign`, `replace` or a Manage licenses save that removes at least one license (add alongside, when saved so). */
+  | { kind: 'changeLicenses'; userIds: string[]; add: string[]; remove: string[]; replace?: { from: string; to: string } }
+  /**
+   * A bulk import over the customer's size (`--import-over`): the previewed job, its options, its ready rows, and where
+   * its progress card lives (set when the request is made). Approving starts it as its owner, the requester.
+   */
+  | { kind: 'import'; jobId: string; filename: string; options: ImportOptions; rows: number; card?: Record<string, string> };
+
+/** A license change needs approval only when it removes a license (replace removes the old one). */
+export const removesLicenses = (change: { remove?: string[]; replace?: { from: string; to: string } }): boolean => !!change.replace || (change.remove?.length ?? 0) > 0;
 
 export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'withdrawn' | 'expired' | 'applied' | 'failed' | 'stale';
 export type ApprovalDecision = 'approve' | 'reject' | 'withdraw';
@@ -27,6 +38,8 @@ export type ApprovalDecision = 'approve' | 'reject' | 'withdraw';
 export interface ApprovalSettings {
   enabled: boolean;
   expiryMs: number;
+  /** Imports with more ready rows than this need approval; 0 = imports are not held back (the default). */
+  importOver: number;
 }
 
 export const DEFAULT_APPROVAL_EXPIRY_MS = DAY_MS;
@@ -47,6 +60,10 @@ export interface ApprovalOutcome {
   passwordReset?: string;
   offboardJobId?: string;
   offboardState?: string;
+  /** Users whose licenses changed (a license change). */
+  licensesChanged?: number;
+  /** An approved import: the job that was started (as the requester's). */
+  importJobId?: string;
   error?: string;
 }
 
@@ -142,6 +159,8 @@ export class ApprovalService {
   constructor(
     private readonly directory: DirectoryService,
     offboarding?: OffboardingService,
+    /** For import requests (without it, an import is never held back). */
+    private readonly importer?: ImportService,
   ) {
     this.offboarding = offboarding ?? new OffboardingService(directory);
   }
@@ -160,17 +179,22 @@ export class ApprovalService {
 
   async settings(customerId: string): Promise<ApprovalSettings> {
     const h = await this.redis.hgetall(this.keys.approvalSettings(customerId));
-    return { enabled: h.enabled === '1', expiryMs: Number(h.expiryMs) > 0 ? Number(h.expiryMs) : DEFAULT_APPROVAL_EXPIRY_MS };
+    return {
+      enabled: h.enabled === '1',
+      expiryMs: Number(h.expiryMs) > 0 ? Number(h.expiryMs) : DEFAULT_APPROVAL_EXPIRY_MS,
+      importOver: Number(h.importOver) > 0 ? Number(h.importOver) : 0,
+    };
   }
 
   /** Turns four eyes on or off for a customer (admin agents only: the bot's role table), audited. */
-  async setEnabled(customerId: string, enabled: boolean, actor: Actor, expiryMs?: number): Promise<ApprovalSettings> {
+  async setEnabled(customerId: string, enabled: boolean, actor: Actor, expiryMs?: number, importOver?: number): Promise<ApprovalSettings> {
     await this.directory.getCustomer(customerId);
     const key = this.keys.approvalSettings(customerId);
-    const fields = ['enabled', enabled ? '1' : '0', ...(expiryMs ? ['expiryMs', String(expiryMs)] : [])];
+    const fields = ['enabled', enabled ? '1' : '0', ...(expiryMs ? ['expiryMs', String(expiryMs)] : []), ...(importOver !== undefined ? ['importOver', String(importOver)] : [])];
     const audit = this.keys.customerKey(customerId, 'audit');
-    const settings = { ...(await this.settings(customerId)), enabled, ...(expiryMs ? { expiryMs } : {}) };
-    const entry = [this.now(), actor.id, actor.name, enabled ? 'approvals-on' : 'approvals-off', customerId, 'ok', `expires after ${Math.round(settings.expiryMs / 3600_000)} h`].join('\x1f');
+    const settings = { ...(await this.settings(customerId)), enabled, ...(expiryMs ? { expiryMs } : {}), ...(importOver !== undefined ? { importOver } : {}) };
+    const detail = `expires after ${Math.round(settings.expiryMs / 3600_000)} h; ${settings.importOver ? `imports over ${settings.importOver} rows` : 'imports not held back'}`;
+    const entry = [this.now(), actor.id, actor.name, enabled ? 'approvals-on' : 'approvals-off', customerId, 'ok', detail].join('\x1f');
     // Same hash tag: the setting and its audit entry in one transaction.
     const results = await this.redis.multi().hset(key, ...fields).lpush(audit, entry).ltrim(audit, 0, AUDIT_CAP - 1).exec();
     for (const [err] of results ?? []) if (err) throw err;
@@ -179,7 +203,10 @@ export class ApprovalService {
 
   /** Whether this change needs a second admin agent here: every change of the list, a reset only for an admin's password. */
   async requiresApproval(customerId: string, change: ApprovalChange): Promise<boolean> {
-    if (!(await this.settings(customerId)).enabled) return false;
+    const settings = await this.settings(customerId);
+    if (!settings.enabled) return false;
+    if (change.kind === 'changeLicenses') return removesLicenses(change);
+    if (change.kind === 'import') return !!this.importer && settings.importOver > 0 && change.rows > settings.importOver;
     if (change.kind !== 'resetPassword') return true;
     return (await this.directory.getUser(customerId, change.userId)).role !== 'user';
   }
@@ -194,6 +221,12 @@ export class ApprovalService {
   async request(customerId: string, change: ApprovalChange, reason: string, requester: Actor, operationId: string): Promise<ApprovalRequest> {
     const text = reason.trim().slice(0, 500);
     if (!text) throw new DirectoryError('INVALID_FIELD', { field: 'reason', reason: 'required' });
+    if (change.kind === 'import') {
+      // Only the owner of the previewed job may ask for it; the rows are counted again now.
+      if (!this.importer) throw new DirectoryError('IMPORT_NOT_FOUND', { job: change.jobId });
+      const preview = await this.importer.validate(customerId, change.jobId, change.options, requester);
+      change = { ...change, rows: preview.ready, filename: preview.filename };
+    }
     const users = await this.usersOf(customerId, change);
     if (change.kind === 'offboard') await this.offboarding.plan(customerId, change.userId, change.toUserId);
     const settings = await this.settings(customerId);
@@ -271,6 +304,21 @@ export class ApprovalService {
         const deleted = await this.directory.deleteUsers(customerId, change.userIds.map((userId) => ({ userId, expectedVersion: versions[userId] })), { actor: approver, operationId });
         outcome = { deleted: deleted.length };
         detail = `deleted ${deleted.length} user(s)`;
+      } else if (change.kind === 'changeLicenses') {
+        const licenses = change.replace ? { replace: change.replace } : { add: change.add, remove: change.remove };
+        const results = await this.directory.changeLicenses(customerId, change.userIds.map((userId) => ({ userId, expectedVersion: versions[userId] })), licenses, { actor: approver, operationId });
+        const changed = results.filter((r) => r.changed).length;
+        outcome = { licensesChanged: changed };
+        detail = `licenses changed for ${changed} user(s)`;
+      } else if (change.kind === 'import') {
+        if (!this.importer) throw new DirectoryError('IMPORT_NOT_FOUND', { job: change.jobId });
+        // The job runs as its owner (the requester): its passwords go to the requester's 1:1 chat only.
+        const { started } = await this.importer.start(customerId, change.jobId, request.requester, change.options, change.card ?? {});
+        // Not started by this call: another click started it (it is past its preview), or it cannot start any more.
+        // (`startedAt` is the start's first write, so a start under way in the other click counts as started.)
+        if (!started && !(await this.importer.progress(customerId, change.jobId)).job.startedAt) throw new DirectoryError('IMPORT_NOT_FOUND', { job: change.jobId });
+        outcome = { importJobId: change.jobId };
+        detail = `import ${change.filename} started as ${request.requester.name}'s job (${change.rows} rows)`;
       } else if (change.kind === 'resetPassword') {
         const reset = await this.directory.resetPassword(customerId, { userId: change.userId, expectedVersion: versions[change.userId] }, { actor: approver, operationId });
         temporaryPassword = reset.temporaryPassword || undefined;
@@ -326,7 +374,8 @@ export class ApprovalService {
   }
 
   private async usersOf(customerId: string, change: ApprovalChange): Promise<ApprovalUser[]> {
-    const ids = change.kind === 'deleteUsers' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+    if (change.kind === 'import') return [];
+    const ids = change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
     const users = await this.directory.readUsers(customerId, ids);
     return users.map((u, i) => {
       if (!u) throw new DirectoryError('USER_NOT_FOUND', { user: ids[i] });
@@ -361,6 +410,11 @@ const approvalUser = (u: CustomerUser): ApprovalUser => ({ id: u.id, displayName
 
 function summaryOf(change: ApprovalChange, users: ApprovalUser[]): string {
   if (change.kind === 'deleteUsers') return `delete ${users.map((u) => u.userPrincipalName).join(' ')}`;
+  if (change.kind === 'import') return `import ${change.filename} (${change.rows} rows)`;
+  if (change.kind === 'changeLicenses') {
+    const what = change.replace ? `replace ${change.replace.from} with ${change.replace.to}` : [...change.remove.map((s) => `-${s}`), ...change.add.map((s) => `+${s}`)].join(' ');
+    return `licenses ${what} for ${users.map((u) => u.userPrincipalName).join(' ')}`;
+  }
   if (change.kind === 'resetPassword') return `reset password ${users[0].userPrincipalName}`;
   return `offboard ${users[0].userPrincipalName}${users[1] ? ` to ${users[1].userPrincipalName}` : ''}`;
 }

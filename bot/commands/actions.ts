@@ -91,9 +91,18 @@ const schemas = {
   [VERBS.confirmOffboard]: z.object({ customerId, userId: id, version: z.number().int().min(0), toUserId: id.optional(), operationId }),
   [VERBS.requestApproval]: z.object({
     customerId,
-    kind: z.enum(['deleteUsers', 'resetPassword', 'offboard']),
-    userIds: z.array(id).min(1).max(500),
+    kind: z.enum(['deleteUsers', 'resetPassword', 'offboard', 'changeLicenses', 'import']),
+    userIds: z.array(id).max(500).optional(),
+    // An import: the previewed job and its options.
+    jobId: z.string().regex(/^[A-Za-z0-9_-]{12}$/).optional(),
+    mode: z.enum(['validRows', 'allOrNothing']).optional(),
+    usageLocation: shortText(20),
+    licenses: z.array(id).max(50).optional(),
     toUserId: id.optional(),
+    // A license change: what it removes and adds, or the license it replaces.
+    add: z.array(id).max(50).optional(),
+    remove: z.array(id).max(50).optional(),
+    replace: z.object({ from: id, to: id }).optional(),
     operationId,
     reason: z.string().max(2000).optional(),
   }),
@@ -229,13 +238,23 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
     }
     case VERBS.requestApproval: {
       const v = parsed.data as z.infer<(typeof schemas)['requestApproval']>;
-      if (v.kind !== 'deleteUsers' && v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
+      const userIds = v.userIds ?? [];
+      if (v.kind === 'import') {
+        if (!v.jobId) return { ok: false, reason: 'invalidData', field: 'jobId' };
+        const options = { mode: v.mode ?? 'validRows', ...(v.usageLocation ? { usageLocation: v.usageLocation } : {}), ...(v.licenses?.length ? { licenses: v.licenses } : {}) };
+        // The rows and file name are counted again from the job when the request is made.
+        const change = { kind: v.kind, jobId: v.jobId, filename: '', rows: 0, options };
+        return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId } };
+      }
+      if (userIds.length === 0 || (v.kind !== 'deleteUsers' && v.kind !== 'changeLicenses' && userIds.length !== 1)) return { ok: false, reason: 'invalidData', field: 'userIds' };
       const change =
         v.kind === 'deleteUsers'
-          ? { kind: v.kind, userIds: v.userIds }
+          ? { kind: v.kind, userIds }
+          : v.kind === 'changeLicenses'
+            ? { kind: v.kind, userIds, add: v.add ?? [], remove: v.remove ?? [], ...(v.replace ? { replace: v.replace } : {}) }
           : v.kind === 'resetPassword'
-            ? { kind: v.kind, userId: v.userIds[0] }
-            : { kind: v.kind, userId: v.userIds[0], toUserId: v.toUserId };
+            ? { kind: v.kind, userId: userIds[0] }
+            : { kind: v.kind, userId: userIds[0], toUserId: v.toUserId };
       return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId } };
     }
     case VERBS.decideApproval: {

@@ -66,7 +66,7 @@ const FLAG_SPECS: Record<string, Record<string, boolean>> = {
   audit: { page: true },
   restore: { 'new-username': true },
   offboard: { to: true },
-  approvals: { expires: true },
+  approvals: { expires: true, 'import-over': true },
 };
 
 function splitFlags(spec: CommandSpec, tokens: string[]): { positional: string[]; flags: Flags } | ParseProblem {
@@ -200,7 +200,16 @@ function build(spec: CommandSpec, args: string[], flags: Flags): Command | null 
       if (args.length !== 2 || (onOff !== 'on' && onOff !== 'off')) return null;
       const hours = flags.get('expires');
       if (hours !== undefined && (onOff !== 'on' || positiveInt(hours, 0) === null || Number(hours) > 24 * 30)) return null;
-      return { name: 'approvals', customer: first, enabled: onOff === 'on', expiryHours: hours === undefined ? undefined : Number(hours) };
+      // --import-over <rows>: imports with more ready rows need approval too; 0 = imports are not held back.
+      const rows = flags.get('import-over');
+      if (rows !== undefined && (onOff !== 'on' || typeof rows !== 'string' || !/^\d{1,6}$/.test(rows))) return null;
+      return {
+        name: 'approvals',
+        customer: first,
+        enabled: onOff === 'on',
+        expiryHours: hours === undefined ? undefined : Number(hours),
+        ...(rows === undefined ? {} : { importOver: Number(rows) }),
+      };
     }
     case 'approvalsChannel':
       return args.length ? null : { name: 'approvalsChannel' };

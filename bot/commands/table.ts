@@ -42,7 +42,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'restore', words: ['restore'], usage: 'restore <customer> <user>[,<user>…] [--new-username <name>]', descriptionKey: 'help.cmd.restore', access: 'helpdesk', menu: true },
   { name: 'audit', words: ['audit'], usage: 'audit <customer> [--page <n>]', descriptionKey: 'help.cmd.audit', access: 'helpdesk', menu: true },
   { name: 'approvalsChannel', words: ['approvals', 'channel', 'here'], usage: 'approvals channel here', descriptionKey: 'help.cmd.approvalsChannel', access: 'admin' },
-  { name: 'approvals', words: ['approvals'], usage: 'approvals <customer> on|off [--expires <n>]', descriptionKey: 'help.cmd.approvals', access: 'admin', menu: true },
+  { name: 'approvals', words: ['approvals'], usage: 'approvals <customer> on|off [--expires <n>] [--import-over <n>]', descriptionKey: 'help.cmd.approvals', access: 'admin', menu: true },
   { name: 'grant', words: ['grant'], usage: 'grant <admin|helpdesk> <agent id>', descriptionKey: 'help.cmd.grant', access: 'admin' },
   { name: 'revoke', words: ['revoke'], usage: 'revoke <agent id>', descriptionKey: 'help.cmd.revoke', access: 'admin' },
 ];
@@ -72,7 +72,17 @@ const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
  * Changes that four eyes may hold back (the gate asks the approval service). Under four eyes a helpdesk agent may
  * start them too: they become a request, never the change itself.
  */
-export const APPROVABLE: ReadonlySet<CommandName> = new Set<CommandName>(['deleteUsers', 'confirmDeleteUsers', 'offboard', 'confirmOffboard', 'confirmResetPassword']);
+export const APPROVABLE: ReadonlySet<CommandName> = new Set<CommandName>([
+  'deleteUsers',
+  'confirmDeleteUsers',
+  'offboard',
+  'confirmOffboard',
+  'confirmResetPassword',
+  // License removal: typed (always removes) or a Manage licenses save that removes at least one license.
+  'unassign',
+  'replace',
+  'saveLicenses',
+]);
 
 export function accessOf(name: CommandName): Access {
   return COMMANDS.find((c) => c.name === name)?.access ?? CARD_ONLY_ACCESS[name] ?? 'admin';

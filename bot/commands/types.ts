@@ -34,7 +34,7 @@ export type Command =
   | { name: 'deletedUsers'; customer: string }
   | { name: 'restore'; customer: string; users: string[]; newUsername?: string; versions?: Record<string, number>; operationId?: string }
   | { name: 'audit'; customer: string; page: number }
-  | { name: 'approvals'; customer: string; enabled: boolean; expiryHours?: number }
+  | { name: 'approvals'; customer: string; enabled: boolean; expiryHours?: number; importOver?: number }
   | { name: 'approvalsChannel' }
   | { name: 'offboard'; customer: string; user: string; to?: string; version?: number }
   | { name: 'confirmOffboard'; customer: string; userId: string; version: number; toUserId?: string; operationId: string }

@@ -25,7 +25,7 @@ import { CardReply, HandlerContext, permissionsOf } from './context';
 import { describeError, describeFileProblem, describeRowIssue } from './errors';
 import { importCustomerChoiceCard, importHowToCard, importPreviewCard, importProgressCard } from '../../cards/importCards';
 import { openUploadPage, takeUpload } from './importDialog';
-import type { ImportPreview } from '../../services/import/importer';
+import type { ImportOptions, ImportPreview } from '../../services/import/importer';
 import { MAX_FILE_BYTES } from '../../services/import/csvFile';
 import { isCsvName } from '../fileDownload';
 import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
@@ -39,9 +39,10 @@ const roleLabel = (ctx: HandlerContext): string => ctx.t(`agentRole.${ctx.caller
 
 async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string): Promise<AdaptiveCard> {
   const filter = cmd.filter ?? { kind: 'all' };
-  const [page, { subscriptions, counts }] = await Promise.all([
+  const [page, { subscriptions, counts }, approvals] = await Promise.all([
     ctx.directory.listUsers(customer.id, { filter, role: cmd.role, search: cmd.search, page: cmd.page ?? 1 }),
     ctx.directory.getSubscriptionsAndCounts(customer.id),
+    ctx.caller.role === 'helpdesk' ? ctx.approvals.settings(customer.id) : undefined,
   ]);
   return usersCard(ctx.t, {
     customer,
@@ -54,6 +55,8 @@ async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<C
     permissions: permissionsOf(ctx.caller.role),
     notice,
     tabAppId: ctx.appId,
+    // As the offboard command: admins, and helpdesk agents where four eyes turns it into a request.
+    offboard: ctx.caller.role === 'admin' || (ctx.caller.role === 'helpdesk' && !!approvals?.enabled),
   });
 }
 
@@ -215,13 +218,15 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async saveLicenses(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
-    const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+    const save = licenseSaveOf(cmd);
     // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
-    const change = cmd.replace ? { replace: cmd.replace } : { add, remove };
+    const change = save.replace ? { replace: save.replace } : { add: save.add, remove: save.remove };
     const versions = cmd.selectionId ? await ctx.directory.readSelection(customer.id, cmd.selectionId) : cmd.versions;
     if (!versions) throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.selectionExpired') }));
     const userIds = cmd.selectionId ? Object.keys(versions) : cmd.userIds;
+    // Four eyes: a save that removes a license becomes a request (the users as drawn must still be as they were).
+    const approval: ApprovalChange = { kind: 'changeLicenses', userIds, ...save };
+    if (await ctx.approvals.requiresApproval(customer.id, approval)) return requestCard(ctx, customer, approval, await selectedUsers(ctx, customer, userIds, versions));
     try {
       const results = await ctx.directory.changeLicenses(
         customer.id,
@@ -324,8 +329,9 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async approvals(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined);
+    const settings = await ctx.approvals.setEnabled(customer.id, cmd.enabled, ctx.caller, cmd.expiryHours ? cmd.expiryHours * 3600_000 : undefined, cmd.importOver);
     const lines = [settings.enabled ? ctx.t('approvals.on', { customer: customer.name, hours: Math.round(settings.expiryMs / 3600_000) }) : ctx.t('approvals.off', { customer: customer.name })];
+    if (settings.enabled) lines.push(settings.importOver ? ctx.t('approvals.importOver', { count: settings.importOver }) : ctx.t('approvals.importNotHeld', { flag: '--import-over <rows>' }));
     if (settings.enabled && !(await ctx.approvalChannel.reference())) lines.push(ctx.t('approvals.noChannel', { command: 'approvals channel here' }));
     return messageCard(ctx.t('approval.requestTitle'), lines);
   },
@@ -338,13 +344,17 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async requestApproval(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    if (!cmd.reason && cmd.change.kind === 'import') return importRequestCard(ctx, customer, cmd.change.jobId, cmd.change.options, ctx.t('approval.reasonRequired'));
     if (!cmd.reason) {
       const users = (await ctx.directory.readUsers(customer.id, changeUserIds(cmd.change))).filter((u): u is CustomerUser => !!u);
       return requestCard(ctx, customer, cmd.change, users.slice(0, cmd.change.kind === 'offboard' && cmd.change.toUserId ? -1 : undefined), cmd.change.kind === 'offboard' && cmd.change.toUserId ? users[users.length - 1] : undefined, ctx.t('approval.reasonRequired'));
     }
+    // An import's progress card is this one (it replaced the preview): the job updates it once it runs.
+    const change: ApprovalChange =
+      cmd.change.kind === 'import' ? { ...cmd.change, card: { conversation: ctx.cardLocation.conversation, activityId: ctx.cardLocation.activityId ?? '', locale: ctx.locale } } : cmd.change;
     let request: ApprovalRequest;
     try {
-      request = await ctx.approvals.request(customer.id, cmd.change, cmd.reason, ctx.caller, cmd.operationId);
+      request = await ctx.approvals.request(customer.id, change, cmd.reason, ctx.caller, cmd.operationId);
     } catch (err) {
       return refusedAsStale(ctx, customer, err);
     }
@@ -364,6 +374,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     let notice: string | undefined;
     if (result.kind === 'refused') notice = ctx.t(result.reason === 'ownRequest' ? 'approval.ownRequest' : result.reason === 'notRequester' ? 'approval.notRequester' : 'approval.notAdmin');
     if (result.kind !== 'refused' && result.temporaryPassword) notice = await deliverApprovedPassword(ctx, customer, request, result);
+    // An approved import runs in the background as the requester's job (its passwords go to the requester only).
+    if (result.kind === 'decided' && request.state === 'applied' && request.outcome?.importJobId) void ctx.importRunner.launch(customer.id, request.outcome.importJobId);
     if (result.kind === 'decided') {
       // Everyone's card in the channel shows the new state; requester and decider get the outcome in their 1:1 chats.
       const base = await approvalView(ctx, customer, request, { decide: false, withdraw: false });
@@ -386,7 +398,9 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const users = (await ctx.directory.readUsers(customer.id, changeUserIds(request.change))).filter((u): u is CustomerUser => !!u && u.state === 'active');
     const withColleague = request.change.kind === 'offboard' && !!request.change.toUserId;
     const notice = ctx.t('approval.state.stale', { users: request.difference.join(', ') });
-    const change: ApprovalChange = request.change.kind === 'deleteUsers' ? { kind: 'deleteUsers', userIds: users.map((u) => u.id) } : request.change;
+    const change: ApprovalChange =
+      request.change.kind === 'deleteUsers' || request.change.kind === 'changeLicenses' ? { ...request.change, userIds: users.map((u) => u.id) } : request.change;
+    if (request.change.kind === 'import') return importRequestCard(ctx, customer, request.change.jobId, request.change.options, notice, request.reason);
     if (!users.length) throw new DirectoryError('NOT_ACTIVE', { user: request.difference.join(', ') });
     return requestCard(ctx, customer, change, withColleague ? users.slice(0, -1) : users, withColleague ? users[users.length - 1] : undefined, notice, request.reason);
   },
@@ -438,6 +452,13 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async importRun(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    // Four eyes: an import with more ready rows than the customer's setting becomes a request instead of running.
+    if ((await ctx.approvals.settings(customer.id)).importOver > 0) {
+      const preview = await ctx.importer.validate(customer.id, cmd.jobId, cmd.options, ctx.caller);
+      const change: ApprovalChange = { kind: 'import', jobId: cmd.jobId, filename: preview.filename, options: cmd.options, rows: preview.ready };
+      const progress = await ctx.importer.progress(customer.id, cmd.jobId);
+      if (progress.state === 'preview' && (await ctx.approvals.requiresApproval(customer.id, change))) return requestCard(ctx, customer, change, []);
+    }
     const { started, preview } = await ctx.importer.start(customer.id, cmd.jobId, ctx.caller, cmd.options, {
       conversation: ctx.cardLocation.conversation,
       activityId: ctx.cardLocation.activityId ?? '',
@@ -511,10 +532,27 @@ async function finishSeries(ctx: HandlerContext, customer: Customer, series: { i
   );
 }
 
+/** A Manage licenses save as a change: what it adds and removes (from the card's drawn and chosen states), or its replace. */
+export function licenseSaveOf(cmd: CommandOf<'saveLicenses'>): { add: string[]; remove: string[]; replace?: { from: string; to: string } } {
+  if (cmd.replace) return { add: [], remove: [], replace: cmd.replace };
+  const add = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'all' && cmd.initial[s] !== 'all');
+  const remove = Object.keys(cmd.desired).filter((s) => cmd.desired[s] === 'none' && cmd.initial[s] !== 'none');
+  return { add, remove };
+}
+
 async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'replace'>, ctx: HandlerContext): Promise<AdaptiveCard> {
   const customer = await resolveCustomer(ctx, cmd.customer);
   const users = await resolveUsers(ctx, customer, cmd.users);
   const change = cmd.name === 'replace' ? { replace: { from: cmd.from, to: cmd.to } } : cmd.name === 'assign' ? { add: [cmd.skuId] } : { remove: [cmd.skuId] };
+  if (cmd.name !== 'assign') {
+    // Four eyes: removing a license (replace removes the old one) becomes a request.
+    const approval: ApprovalChange = { kind: 'changeLicenses', userIds: users.map((u) => u.id), add: [], remove: cmd.name === 'unassign' ? [cmd.skuId] : [], ...(cmd.name === 'replace' ? { replace: { from: cmd.from, to: cmd.to } } : {}) };
+    if (await ctx.approvals.requiresApproval(customer.id, approval)) {
+      const deleted = users.find((u) => u.state !== 'active');
+      if (deleted) throw new DirectoryError('NOT_ACTIVE', { user: deleted.userPrincipalName });
+      return requestCard(ctx, customer, approval, users);
+    }
+  }
   const results = await ctx.directory.changeLicenses(customer.id, users.map((u) => ({ userId: u.id })), change, { actor: ctx.caller, operationId: `msg:${ctx.activityId}` });
   return licenseResultsCard(ctx.t, {
     customer,
@@ -526,10 +564,16 @@ async function changeLicensesTyped(cmd: CommandOf<'assign' | 'unassign' | 'repla
 // ------------------------------------------------------------------ four eyes
 
 const changeUserIds = (change: ApprovalChange): string[] =>
-  change.kind === 'deleteUsers' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
+  change.kind === 'import' ? [] : change.kind === 'deleteUsers' || change.kind === 'changeLicenses' ? change.userIds : change.kind === 'offboard' && change.toUserId ? [change.userId, change.toUserId] : [change.userId];
 
 async function requestCard(ctx: HandlerContext, customer: Customer, change: ApprovalChange, users: CustomerUser[], colleague?: CustomerUser, notice?: string, reason?: string): Promise<AdaptiveCard> {
   return requestApprovalCard(ctx.t, { customer, change, users, colleague, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice, reason });
+}
+
+/** The request card of an import (its rows counted again from the job). */
+async function importRequestCard(ctx: HandlerContext, customer: Customer, jobId: string, options: ImportOptions, notice?: string, reason?: string): Promise<AdaptiveCard> {
+  const preview = await ctx.importer.validate(customer.id, jobId, options, ctx.caller);
+  return requestCard(ctx, customer, { kind: 'import', jobId, filename: preview.filename, options, rows: preview.ready }, [], undefined, notice, reason);
 }
 
 /** Admin agents other than the requester decide; the requester withdraws; everyone else reads. */

@@ -75,6 +75,8 @@ describe('typed commands: every command and flag of SPEC §2', () => {
     ['offboard contoso alice --to bob', { name: 'offboard', customer: 'contoso', user: 'alice', to: 'bob' }],
     ['approvals contoso on', { name: 'approvals', customer: 'contoso', enabled: true }],
     ['approvals contoso ON --expires 48', { name: 'approvals', customer: 'contoso', enabled: true, expiryHours: 48 }],
+    ['approvals contoso on --import-over 500', { name: 'approvals', customer: 'contoso', enabled: true, importOver: 500 }],
+    ['approvals contoso on --import-over 0', { name: 'approvals', customer: 'contoso', enabled: true, importOver: 0 }],
     ['approvals "Contoso Ltd" off', { name: 'approvals', customer: 'Contoso Ltd', enabled: false }],
     ['approvals channel here', { name: 'approvalsChannel' }],
   ];
@@ -130,6 +132,10 @@ describe('names with spaces: straight and curly quotes', () => {
   test('quoted customer and quoted user in one command', () => {
     expect(parsed('reset password \u201cContoso Ltd\u201d "Alice Smith"')).toEqual({ name: 'resetPassword', customer: 'Contoso Ltd', user: 'Alice Smith' });
     expect(parsed('assign o365_e3 \u201cContoso Ltd\u201d alice')).toEqual({ name: 'assign', skuId: 'O365_E3', customer: 'Contoso Ltd', users: ['alice'] });
+  });
+
+  test('--import-over takes a row count, with on only', () => {
+    for (const text of ['approvals contoso on --import-over', 'approvals contoso on --import-over many', 'approvals contoso off --import-over 10']) expect(parseCommand(text).ok).toBe(false);
   });
 
   test('a quoted search text keeps its spaces', () => {

@@ -226,6 +226,11 @@ const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
   ['request approval (delete)', () => requestApprovalCard(t, { customer, change: { kind: 'deleteUsers', userIds: [users[0].id] }, users: [users[0]], subscriptions, operationId: 'op-a1', notice: t('approval.reasonRequired') })],
   ['request approval (offboard to a colleague)', () => requestApprovalCard(t, { customer, change: { kind: 'offboard', userId: users[0].id, toUserId: users[1].id }, users: [users[0]], colleague: users[1], subscriptions, operationId: 'op-a2' })],
   ['request approval (admin password)', () => requestApprovalCard(t, { customer, change: { kind: 'resetPassword', userId: users[0].id }, users: [users[0]], subscriptions, operationId: 'op-a3' })],
+  ['request approval (remove and add licenses)', () => requestApprovalCard(t, { customer, change: { kind: 'changeLicenses', userIds: [users[0].id, users[1].id], add: ['EMS'], remove: ['SPE_E3'] }, users: [users[0], users[1]], subscriptions, operationId: 'op-a4' })],
+  ['request approval (replace a license)', () => requestApprovalCard(t, { customer, change: { kind: 'changeLicenses', userIds: [users[0].id], add: [], remove: [], replace: { from: 'SPE_E3', to: 'EMS' } }, users: [users[0]], subscriptions, operationId: 'op-a5' })],
+  ['approval card (licenses applied)', () => approvalCard(t, { customer, request: { ...approvalRequest('applied'), change: { kind: 'changeLicenses', userIds: [users[0].id, users[1].id], add: [], remove: ['SPE_E3'] }, outcome: { licensesChanged: 2 } }, subscriptions, viewer: { decide: false, withdraw: false }, refreshUserIds: [], locale: 'qps' }), APPROVAL_DATA],
+  ['request approval (a large import)', () => requestApprovalCard(t, { customer, change: { kind: 'import', jobId: 'AbCdEfGhIjKl', filename: 'hires.csv', rows: 1200, options: { mode: 'validRows' } }, users: [], subscriptions, operationId: 'op-a6' }), ['hires.csv']],
+  ['approval card (import applied)', () => approvalCard(t, { customer, request: { ...approvalRequest('applied'), users: [], change: { kind: 'import', jobId: 'AbCdEfGhIjKl', filename: 'hires.csv', rows: 1200, options: { mode: 'validRows' } }, outcome: { importJobId: 'AbCdEfGhIjKl' } }, subscriptions, viewer: { decide: false, withdraw: false }, refreshUserIds: [], locale: 'qps' }), [...APPROVAL_DATA, 'hires.csv']],
   ...(['pending', 'approved', 'applied', 'rejected', 'withdrawn', 'expired', 'failed', 'stale'] as ApprovalState[]).map(
     (state): [string, () => AdaptiveCard, string[]] => [`approval card (${state})`, () => approvalCard(t, { customer, request: approvalRequest(state), subscriptions, viewer: { decide: true, withdraw: true }, refreshUserIds: ['29:1a'], notice: t('approval.ownRequest'), locale: 'qps' }), APPROVAL_DATA],
   ),
@@ -257,6 +262,7 @@ const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
       notice: t('delete.done', { count: 2 }),
     })],
   ['users (first page, unlicensed among them)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL })],
+  ['users (with the Offboard button)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL, offboard: true })],
   ['users (none, helpdesk)', () =>
     usersCard(t, { customer: other, subscriptions: [], page: page([], 1), filter: { kind: 'unlicensed' }, deletedCount: 0, permissions: { manageUsers: false, resetPassword: true, restore: true } })],
   ['licenses', () => licensesCard(t, { customer, subscriptions })],

@@ -6,6 +6,9 @@
 import { ApprovalService } from '../../services/approvals';
 import { DAY_MS } from '../../services/directory';
 import { Backend, BACKENDS, startBackend } from '../support/bothDirectories';
+import { CredentialVault } from '../../services/credentials';
+import { ImportService } from '../../services/import/importer';
+import { partnerCenterCsv } from '../support/importCsv';
 
 describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
   let d: Backend;
@@ -137,5 +140,93 @@ describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
       expect(after).toMatchObject({ state: 'deleted', signInBlocked: true });
       const [entry] = (await d.directory.audit(d.customerId)).entries.filter((e) => e.action === 'offboard');
       expect(entry.detail).toContain(`requested by ${d.helpdesk.name}; approved by`);
+    }));
+  test('removing licenses is a request when approvals are on (unassign, replace, a save that removes); adding alone is not', () =>
+    as(async () => {
+      const [alice, bob] = await threeUsers();
+      const unassign = { kind: 'changeLicenses' as const, userIds: [alice.id, bob.id], add: [], remove: [d.sku.E3] };
+      expect(await approvals.requiresApproval(d.customerId, unassign)).toBe(false);
+      await approvals.setEnabled(d.customerId, true, d.admin);
+      expect(await approvals.requiresApproval(d.customerId, unassign)).toBe(true);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [], remove: [], replace: { from: d.sku.E3, to: d.sku.E5 } })).toBe(true);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [d.sku.E5], remove: [] })).toBe(false);
+      expect(await approvals.requiresApproval(d.customerId, { kind: 'changeLicenses', userIds: [alice.id], add: [d.sku.E5], remove: [d.sku.E3] })).toBe(true);
+      await expect(approvals.request(d.customerId, unassign, '  ', d.helpdesk, 'op-lic-0')).rejects.toMatchObject({ code: 'INVALID_FIELD' });
+
+      const request = await approvals.request(d.customerId, unassign, 'E3 budget cut', d.helpdesk, 'op-lic-1');
+      expect(request).toMatchObject({ state: 'pending', change: unassign, users: [{ id: alice.id, licenses: [d.sku.E3] }, { id: bob.id }] });
+      // Nothing ran yet; the requester cannot approve its own request.
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([d.sku.E3]);
+      expect((await approvals.decide(d.customerId, request.id, 'approve', d.helpdesk, { isAdmin: true })).kind).toBe('refused');
+      const [a, b] = await Promise.all([
+        approvals.decide(d.customerId, request.id, 'approve', d.admin, { isAdmin: true }),
+        approvals.decide(d.customerId, request.id, 'approve', d.admin2, { isAdmin: true }),
+      ]);
+      expect([a.kind, b.kind].sort()).toEqual(['already', 'decided']);
+      const won = a.kind === 'decided' ? a : b;
+      expect(won.request).toMatchObject({ state: 'applied', outcome: { licensesChanged: 2 } });
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([]);
+      expect((await d.directory.getUser(d.customerId, bob.id)).licenses).toEqual([d.sku.E5]);
+      const { entries } = await d.directory.audit(d.customerId);
+      expect(entries.filter((e) => e.action === 'approval-approved')).toHaveLength(1);
+      const applied = entries.filter((e) => e.action === 'approval-applied');
+      expect(applied).toHaveLength(1);
+      expect(applied[0].detail).toContain(`requested by ${d.helpdesk.name}`);
+    }));
+
+  test('a license removal whose user changed since the request ends stale; replace applies to the holders only', () =>
+    as(async () => {
+      await approvals.setEnabled(d.customerId, true, d.admin);
+      const [alice, bob, carol] = await threeUsers();
+      const stale = await approvals.request(d.customerId, { kind: 'changeLicenses', userIds: [bob.id], add: [], remove: [d.sku.E5] }, 'not needed', d.admin, 'op-lic-2');
+      await d.directory.changeLicenses(d.customerId, [{ userId: bob.id }], { remove: [d.sku.E3] }, { actor: d.admin, operationId: 'op-change-bob-2' });
+      expect((await approvals.decide(d.customerId, stale.id, 'approve', d.admin2, { isAdmin: true })).request).toMatchObject({ state: 'stale', difference: [bob.userPrincipalName] });
+      expect((await d.directory.getUser(d.customerId, bob.id)).licenses).toEqual([d.sku.E5]);
+
+      const replace = await approvals.request(d.customerId, { kind: 'changeLicenses', userIds: [alice.id, carol.id], add: [], remove: [], replace: { from: d.sku.E3, to: d.sku.E5 } }, 'upgrade', d.admin, 'op-lic-3');
+      const done = await approvals.decide(d.customerId, replace.id, 'approve', d.admin2, { isAdmin: true });
+      expect(done.request).toMatchObject({ state: 'applied', outcome: { licensesChanged: 1 } });
+      expect((await d.directory.getUser(d.customerId, alice.id)).licenses).toEqual([d.sku.E5]);
+      expect((await d.directory.getUser(d.customerId, carol.id)).licenses).toEqual([]);
+    }));
+  test('an import over the setting’s size is a request; approving starts it as the requester’s job, once', () =>
+    as(async () => {
+      const importer = new ImportService(d.directory, new CredentialVault(d.redis, d.keys, d.clock));
+      const withImports = new ApprovalService(d.directory, undefined, importer);
+      const change = (jobId: string, rows: number) => ({ kind: 'import' as const, jobId, filename: '', rows, options: { mode: 'validRows' as const, usageLocation: 'US' } });
+      // Default: on, but imports are not held back.
+      expect(await withImports.setEnabled(d.customerId, true, d.admin)).toMatchObject({ enabled: true, importOver: 0 });
+      expect(await withImports.requiresApproval(d.customerId, change('x', 10_000))).toBe(false);
+      expect(await withImports.setEnabled(d.customerId, true, d.admin, undefined, 3)).toMatchObject({ importOver: 3 });
+      expect((await d.directory.audit(d.customerId)).entries[0].detail).toContain('imports over 3 rows');
+      expect(await withImports.requiresApproval(d.customerId, change('x', 3))).toBe(false);
+      expect(await withImports.requiresApproval(d.customerId, change('x', 4))).toBe(true);
+      // Without an importer (or with approvals off) nothing is held back.
+      expect(await approvals.requiresApproval(d.customerId, change('x', 4))).toBe(false);
+
+      const domain = (await d.user('alice')).userPrincipalName.split('@')[1];
+      const preview = await importer.preview(d.customerId, partnerCenterCsv(5, { domain }), 'leavers.csv', d.admin);
+      if (!preview.ok) throw new Error(JSON.stringify(preview.problem));
+      const jobId = preview.preview.jobId;
+      // Only the job's owner may ask for it.
+      await expect(withImports.request(d.customerId, change(jobId, 0), 'new hires', d.admin2, 'op-imp-0')).rejects.toMatchObject({ code: 'IMPORT_NOT_FOUND' });
+      const request = await withImports.request(d.customerId, change(jobId, 0), 'new hires', d.admin, 'op-imp-1');
+      expect(request).toMatchObject({ state: 'pending', users: [], change: { kind: 'import', jobId, rows: 5, filename: 'leavers.csv' } });
+      expect((await importer.progress(d.customerId, jobId)).state).toBe('preview');
+      expect((await withImports.decide(d.customerId, request.id, 'approve', d.admin, { isAdmin: true })).kind).toBe('refused');
+      const [a, b] = await Promise.all([
+        withImports.decide(d.customerId, request.id, 'approve', d.admin2, { isAdmin: true }),
+        withImports.decide(d.customerId, request.id, 'approve', d.helpdesk, { isAdmin: true }),
+      ]);
+      expect([a.kind, b.kind].sort()).toEqual(['already', 'decided']);
+      const won = a.kind === 'decided' ? a : b;
+      expect(won.request).toMatchObject({ state: 'applied', outcome: { importJobId: jobId } });
+      // The job is the requester's: its results and passwords are delivered to it, not to the approver.
+      const progress = await importer.progress(d.customerId, jobId);
+      expect(progress.state).toBe('running');
+      expect(progress.job.owner).toBe(d.admin.id);
+      expect(await importer.run(d.customerId, jobId)).toMatchObject({ state: 'done', created: 5 });
+      const { entries } = await d.directory.audit(d.customerId);
+      expect(entries.filter((e) => e.action === 'approval-applied')).toEqual([expect.objectContaining({ detail: expect.stringContaining(`import leavers.csv started as ${d.admin.name}`) })]);
     }));
 });
