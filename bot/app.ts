@@ -288,6 +288,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   // The Users and licenses tab (Teams SSO only) and its JSON API: the same service calls and roles as the bot's.
   registerTabRoutes(server, {
     directory,
+    approvals,
     agents,
     vault,
     logger,

@@ -28,6 +28,7 @@ import type { AdaptiveCard } from '../../cards/elements';
 import { translator, Translator } from '../../cards/i18n';
 import { runAsCaller } from '../../services/caller';
 import type { CredentialVault } from '../../services/credentials';
+import type { ApprovalChange, ApprovalService } from '../../services/approvals';
 import type { DirectoryService } from '../../services/directory';
 import { DirectoryError, isDirectoryError } from '../../services/errors';
 import { USER_ROLES, type CustomerUser, type UserFilter, type UserRole } from '../../services/types';
@@ -48,6 +49,8 @@ export const MAX_RESETS_PER_REQUEST = 50;
 
 export interface TabApiDeps {
   directory: DirectoryService;
+  /** Four eyes: a change the customer's approvals setting holds back is refused here; requests are made in the bot. */
+  approvals?: ApprovalService;
   agents: AgentRoles;
   vault: CredentialVault;
   auth: TabAuthenticator;
@@ -126,6 +129,16 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
    * One route: authenticate, check the role against the bot's command of the same effect, run inside runAsCaller,
    * map every failure to a typed JSON answer. `command` null: any agent of the partner may (the `me` route).
    */
+  /**
+   * Approvals on for this customer and this change (a delete, a license removal, an admin's password): refused with
+   * 409, audited as a refusal, nothing changed. The page has no request flow; the bot's cards make the request.
+   */
+  const heldForApproval = async (customerId: string, change: ApprovalChange, caller: Caller, command: CommandName, t: Translator['t']): Promise<void> => {
+    if (!deps.approvals || !(await deps.approvals.requiresApproval(customerId, change))) return;
+    await directory.recordRefusal({ id: caller.id, name: caller.name }, command, 'approval required (tab)', customerId);
+    throw new ApiAnswer(409, { error: 'approvalRequired', message: t('tab.approvalRequired') });
+  };
+
   const route =
     (name: string, command: CommandName | null, work: (req: restify.Request, caller: Caller, t: Translator['t']) => Promise<unknown>) =>
     async (req: restify.Request, res: restify.Response) => {
@@ -246,10 +259,11 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
 
   server.post(
     `${TAB_API}/customers/:customerId/licenses`,
-    route('licenses', 'saveLicenses', async (req, caller) => {
+    route('licenses', 'saveLicenses', async (req, caller, t) => {
       const customerId = customerOf(req);
       const body = parse(changeBody, req.body);
       const refs = await refsOf(customerId, body);
+      await heldForApproval(customerId, { kind: 'changeLicenses', userIds: refs.map((r) => r.userId), add: body.add, remove: body.remove }, caller, 'saveLicenses', t);
       const results = await directory.changeLicenses(customerId, refs, { add: body.add, remove: body.remove }, { actor: actor(caller), operationId: body.operationId });
       return { results, subscriptions: await directory.getSubscriptions(customerId), counts: await directory.getCounts(customerId) };
     }),
@@ -257,10 +271,12 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
 
   server.post(
     `${TAB_API}/customers/:customerId/delete`,
-    route('delete', 'confirmDeleteUsers', async (req, caller) => {
+    route('delete', 'confirmDeleteUsers', async (req, caller, t) => {
       const customerId = customerOf(req);
       const body = parse(deleteBody, req.body);
-      const deleted = await directory.deleteUsers(customerId, await refsOf(customerId, body), { actor: actor(caller), operationId: body.operationId });
+      const refs = await refsOf(customerId, body);
+      await heldForApproval(customerId, { kind: 'deleteUsers', userIds: refs.map((r) => r.userId) }, caller, 'confirmDeleteUsers', t);
+      const deleted = await directory.deleteUsers(customerId, refs, { actor: actor(caller), operationId: body.operationId });
       return { deleted, subscriptions: await directory.getSubscriptions(customerId), counts: await directory.getCounts(customerId) };
     }),
   );
@@ -270,6 +286,7 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     route('resetPassword', 'confirmResetPassword', async (req, caller, t) => {
       const customerId = customerOf(req);
       const body = parse(resetBody, req.body);
+      for (const u of body.users) await heldForApproval(customerId, { kind: 'resetPassword', userId: u.id }, caller, 'confirmResetPassword', t);
       const customer = await directory.getCustomer(customerId);
       const reset = [];
       // One operation per user under the click's id: a repeated click resets nobody twice.

@@ -490,6 +490,7 @@ export const en = {
   'tab.restoredCount': { one: '{count} user restored.', other: '{count} users restored.' },
   'tab.openInTeams': 'Open this page in Teams: it needs your Teams sign-in, and nothing is shown without it.',
   'tab.loading': 'Loading\u2026',
+  'tab.approvalRequired': 'Four-eyes approvals are on for this customer: request this change from the bot (its card asks a second admin agent). Nothing was changed.',
   'tab.openInTab': 'Open in tab',
   'tab.actions': 'Actions for the selected users',
   'tab.table': 'Users of {customer}',

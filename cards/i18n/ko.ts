@@ -493,6 +493,7 @@ export const ko: Catalog = {
   'tab.restoredCount': '사용자 {count}명을 복원했습니다.',
   'tab.openInTeams': '이 페이지는 Teams에서 여세요. Teams 로그인이 필요하며, 로그인 없이는 아무것도 표시되지 않습니다.',
   'tab.loading': '불러오는 중\u2026',
+  'tab.approvalRequired': '이 고객은 이중 승인이 켜져 있습니다. 봇에서 이 변경을 요청하세요(카드가 다른 관리 에이전트에게 승인을 요청합니다). 아무것도 변경되지 않았습니다.',
   'tab.openInTab': '탭에서 열기',
   'tab.actions': '선택한 사용자에 대한 작업',
   'tab.table': '{customer}의 사용자',

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { App, createApp } from '../../bot/app';
+import { ApprovalService } from '../../services/approvals';
 import { loadSettings } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
 import { Agent, BotClient, Card, cardOf, texts } from '../support/botClient';
@@ -242,6 +243,28 @@ describe('changes', () => {
     expect(restored.body.outcomes.map((o: any) => o.ok)).toEqual([true, true]);
     expect(restored.body.lines[0]).toMatch(/restored\. Licenses given back: Office 365 E3/);
     expect(restored.body.counts).toMatchObject({ active: 60, deleted: 0 });
+  });
+
+  test('with four-eyes approvals on, the tab refuses a delete and a license removal (409, audited) and changes nothing; adding still works', async () => {
+    const approvals = new ApprovalService(t.directory);
+    await approvals.setEnabled('twin', true, { id: ADMIN.aadObjectId!, name: ADMIN.name });
+    try {
+      const token = await adminToken();
+      const [a] = (await t.directory.listUsers('twin', { filter: { kind: 'licensed' }, pageSize: 1 })).users;
+      const before = await t.directory.getCounts('twin');
+      const deleted = await call('POST', '/customers/twin/delete', token, { operationId: randomUUID(), users: [{ id: a.id, version: a.version }] });
+      expect(deleted).toMatchObject({ status: 409, body: { error: 'approvalRequired' } });
+      const removed = await call('POST', '/customers/twin/licenses', token, { operationId: randomUUID(), users: [{ id: a.id, version: a.version }], add: [], remove: ['O365_E3'] });
+      expect(removed).toMatchObject({ status: 409, body: { error: 'approvalRequired' } });
+      expect(await t.directory.getCounts('twin')).toEqual(before);
+      expect((await t.directory.getUser('twin', a.id)).licenses).toEqual(['O365_E3']);
+      expect((await t.directory.audit('twin')).entries.filter((e) => e.result.startsWith('refused: approval required'))).toHaveLength(2);
+      const added = await call('POST', '/customers/twin/licenses', token, { operationId: randomUUID(), users: [{ id: a.id, version: a.version }], add: ['SPE_E5'], remove: [] });
+      expect(added.status).toBe(200);
+      expect((await t.directory.getUser('twin', a.id)).licenses.sort()).toEqual(['O365_E3', 'SPE_E5']);
+    } finally {
+      await approvals.setEnabled('twin', false, { id: ADMIN.aadObjectId!, name: ADMIN.name });
+    }
   });
 
   test('reset password: the passwords go to the agent\u2019s 1:1 chat, the answer only says so', async () => {
