@@ -17,9 +17,20 @@ export interface Caller {
 }
 
 const callers = new AsyncLocalStorage<Caller>();
+let needed = false;
+
+/**
+ * Called by a directory that acts with the agent's own rights (the Graph directory) when it is made. Until then
+ * `runAsCaller` just runs its work: the first `AsyncLocalStorage.run` turns on Node's promise hooks for the whole
+ * process, which cost every promise of every turn (measured on the write invoke: the hooks were a visible share of its
+ * CPU), for a caller that the Redis directory never reads.
+ */
+export function callersNeeded(): void {
+  needed = true;
+}
 
 export function runAsCaller<T>(caller: Caller, work: () => Promise<T>): Promise<T> {
-  return callers.run(caller, work);
+  return needed ? callers.run(caller, work) : work();
 }
 
 export function currentCaller(): Caller | undefined {

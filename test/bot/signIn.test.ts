@@ -5,7 +5,7 @@
  * (BOT_OAUTH_URL) and the fake connector.
  */
 import { VERBS } from '../../cards/verbs';
-import { currentCaller, runAsCaller } from '../../services/caller';
+import { callersNeeded, currentCaller, runAsCaller } from '../../services/caller';
 import type { DirectoryAccess, DirectoryBackend } from '../../services/directories/port';
 import { DirectoryError } from '../../services/errors';
 import { BotApp, startBotApp, TENANT } from '../support/botApp';
@@ -31,6 +31,8 @@ interface Seen {
 
 /** A directory that acts with the agent's rights: every call needs the agent's assertion; GDAP per agent. */
 function onBehalfOfBackend() {
+  // As every directory that acts with the agent's rights declares when it is made.
+  callersNeeded();
   let inner: DirectoryBackend | undefined;
   const seen: Seen[] = [];
   const access = new Map<string, DirectoryAccess>();

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AuditLog } from '../../audit';
+import { callersNeeded } from '../../caller';
 import { DirectoryError } from '../../errors';
 import type { KeyLayout } from '../../store/keys';
 import type { RedisClient } from '../../store/redis';
@@ -115,6 +116,7 @@ export class GraphDirectory implements DirectoryBackend {
   private readonly domains = new Map<string, { at: number; domains: string[] }>();
 
   constructor(private readonly options: GraphDirectoryOptions) {
+    callersNeeded();
     this.tokens = new AgentTokens({ authorityHost: options.authorityHost, clientId: options.clientId, clientSecret: options.clientSecret, now: options.now });
     this.client = new GraphClient({
       baseUrl: options.graphBaseUrl,
