@@ -14,6 +14,8 @@ export const DIALOG_OUTPUTS = { js: 'import-dialog.js', css: 'import-dialog.css'
 /** The Users and licenses tab's page (web/users-tab), built by the same step into the same folder. */
 export const TAB_SOURCES = ['main.ts', 'table.ts', 'api.ts', 'style.css'].map((f) => path.join(TAB_SOURCE_DIR, f));
 export const TAB_OUTPUTS = { js: 'users-tab.js', css: 'users-tab.css' } as const;
+/** Bundled into both pages' stylesheets. */
+const SHARED_SOURCES = [path.join(DIALOG_SOURCE_DIR, '..', 'shared', 'teams-theme.css')];
 
 export interface DialogAssets {
   js: Buffer;
@@ -35,7 +37,7 @@ export function dialogAssetsState(dir = DIALOG_BUILD_DIR): 'missing' | 'stale' |
   const outputs = [...Object.values(DIALOG_OUTPUTS), ...Object.values(TAB_OUTPUTS)].map((n) => path.join(dir, n));
   if (!outputs.every((f) => existsSync(f))) return 'missing';
   const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
-  return [...DIALOG_SOURCES, ...TAB_SOURCES].every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) ? 'current' : 'stale';
+  return [...DIALOG_SOURCES, ...TAB_SOURCES, ...SHARED_SOURCES].every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) ? 'current' : 'stale';
 }
 
 let loaded: DialogAssets | undefined;
