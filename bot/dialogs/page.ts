@@ -59,28 +59,31 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 
 /** JSON inside <script type="application/json">: nothing in it can close the element or start markup. */
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+export const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 
 const htmlLang = (locale: string): string => (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : 'en');
 
-function document(locale: string, title: string, body: string, head = ''): string {
+/** The bot's own pages (the Import users dialog, the Users and licenses tab): one document shape, no inline code. */
+export function htmlDocument(page: { locale: string; title: string; stylesheet: string; body: string; head?: string; mainAttributes?: string }): string {
   return `<!doctype html>
-<html lang="${escapeHtml(htmlLang(locale))}">
+<html lang="${escapeHtml(htmlLang(page.locale))}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<link rel="stylesheet" href="import.css">
-${head}</head>
+<title>${escapeHtml(page.title)}</title>
+<link rel="stylesheet" href="${escapeHtml(page.stylesheet)}">
+${page.head ?? ''}</head>
 <body>
-<main>
-${body}
+<main${page.mainAttributes ?? ''}>
+${page.body}
 </main>
 </body>
 </html>
 `;
 }
+
+const document = (locale: string, title: string, body: string, head = ''): string => htmlDocument({ locale, title, stylesheet: 'import.css', body, head });
 
 export interface ImportPageModel {
   customer: { id: string; name: string };

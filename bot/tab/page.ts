@@ -4,15 +4,13 @@
  * (placeholders, plurals) as the catalog's formatter does. Same headers as the dialog page: CSP with frame-ancestors
  * limited to Teams' hosts, no inline script or style, no-store, no-referrer.
  */
-import { catalogFor, translator, type Translator } from '../../cards/i18n';
+import { catalogFor, type Translator } from '../../cards/i18n';
 import type { Message } from '../../cards/i18n/format';
-import { escapeHtml } from '../dialogs/page';
+import { escapeHtml, htmlDocument, scriptJson } from '../dialogs/page';
 
 /** Catalog keys the page shows (besides the ones the API answers with, already formatted). */
 const PAGE_KEY_PREFIXES = ['tab.', 'users.filter', 'users.search', 'role.', 'agentRole.', 'deleted.daysLeft', 'deleted.restore', 'delete.done', 'users.empty', 'deleted.empty', 'error.internal', 'error.tryAgain'];
 
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
-const htmlLang = (locale: string): string => (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : 'en');
 
 export function tabMessages(locale: string): Record<string, Message> {
   const catalog = catalogFor(locale) as Record<string, Message>;
@@ -29,25 +27,15 @@ export function tabPage(tr: Translator, model: TabPageModel): string {
   const { t, locale } = tr;
   const config = { mode: model.mode, locale, contentUrl: model.contentUrl, messages: tabMessages(locale) };
   const title = t('tab.title');
-  return `<!doctype html>
-<html lang="${escapeHtml(htmlLang(locale))}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<link rel="stylesheet" href="/tabs/users.css">
-<script type="application/json" id="tab-config">${scriptJson(config)}</script>
+  return htmlDocument({
+    locale,
+    title,
+    stylesheet: '/tabs/users.css',
+    head: `<script type="application/json" id="tab-config">${scriptJson(config)}</script>
 <script src="/tabs/users.js" defer></script>
-</head>
-<body>
-<main id="app" aria-busy="true">
-<h1 id="title">${escapeHtml(title)}</h1>
-<p id="status" role="status">${escapeHtml(t('tab.loading'))}</p>
-</main>
-</body>
-</html>
-`;
+`,
+    mainAttributes: ' id="app" aria-busy="true"',
+    body: `<h1 id="title">${escapeHtml(title)}</h1>
+<p id="status" role="status">${escapeHtml(t('tab.loading'))}</p>`,
+  });
 }
-
-export { translator };
