@@ -11,28 +11,23 @@
  *
  * Needs /usr/bin/chromium, like playground.test.ts: skipped without it, except under CI, where it fails.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
 import { App, createApp } from '../../bot/app';
 import { loadSettings } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
 import { Agent, BotClient, Card, cardOf, findAction, GROUP_CHAT, texts } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
+import { e2eTest, haveChromium, launchChromium } from '../support/chromium';
 import { freePort } from '../support/redisServer';
 import { createTestDirectory, TestDirectory } from '../support/testDirectory';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(__dirname, '..', '..', 'test-output');
 const FIXTURE = join(__dirname, '..', 'fixtures', 'import-dialog', 'new-users.csv');
-const haveChromium = existsSync(CHROMIUM);
 const DEADLINE = 30_000;
-
-if (!haveChromium && process.env.CI) {
-  throw new Error(`${CHROMIUM} is missing: install the Debian package (apt-get install -y chromium) to run the end-to-end test`);
-}
-const e2e = haveChromium ? test : test.skip;
+const e2e = e2eTest();
 
 const TENANT = '7d0c9a4e-5b1f-4c3a-9e2d-1f0a2b3c4d5e';
 const MEGAN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9c1e-5a7b8c9d0e1f', name: 'Megan Bowen' };
@@ -58,11 +53,7 @@ beforeAll(async () => {
   const logger: Logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   app = await createApp(settings, { redis: t.redis, keys: t.keys, clock: t.clock, logger });
   url = await app.listen();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-pings', '--disable-domain-reliability', '--disable-breakpad', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -11,22 +11,17 @@
  * test-output/playground-walk-<n>-<step>.png, of which docs/playground-{add-user,manage-licenses,delete,restore}.png
  * are copies (copied by hand, so that running the test never changes a committed file).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
 import { RunningPlayground, startPlayground } from '../../scripts/playground';
+import { CHROMIUM, CHROMIUM_ARGS, e2eTest } from '../support/chromium';
 import { freePort } from '../support/redisServer';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(__dirname, '..', '..', 'test-output');
-const haveChromium = existsSync(CHROMIUM);
 const DEADLINE = 60_000;
-
-if (!haveChromium && process.env.CI) {
-  throw new Error(`${CHROMIUM} is missing: install the Debian package (apt-get install -y chromium) to run the end-to-end test`);
-}
-const e2e = haveChromium ? test : test.skip;
+const e2e = e2eTest();
 
 let running: RunningPlayground | undefined;
 let context: BrowserContext | undefined;
@@ -49,19 +44,7 @@ async function openBrowser(url: string): Promise<Page> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 1800 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-pings',
-      '--disable-domain-reliability',
-      '--disable-breakpad',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost',
-    ],
+    args: CHROMIUM_ARGS,
   });
   context.setDefaultTimeout(DEADLINE);
   const page = context.pages()[0] ?? (await context.newPage());
