@@ -47,17 +47,7 @@ export interface UserListing {
 }
 
 /** A new user whose every field the service has validated. */
-export interface ValidNewUser {
-  userPrincipalName: string;
-  username: string;
-  domain: string;
-  displayName: string;
-  firstName: string;
-  lastName: string;
-  usageLocation: string;
-  role: UserRole;
-  licenses: string[];
-}
+export type ValidNewUser = Pick<CustomerUser, 'userPrincipalName' | 'username' | 'domain' | 'displayName' | 'firstName' | 'lastName' | 'usageLocation' | 'role' | 'licenses'>;
 
 export interface LicenseChange {
   add: string[];

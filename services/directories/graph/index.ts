@@ -383,49 +383,42 @@ export class GraphDirectory implements DirectoryBackend {
   }
 
   async resetPassword(customerId: string, ref: UserRef, password: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    const reset = await this.patchUser(customerId, ref, { passwordProfile: { forceChangePasswordNextSignIn: true, password } }, 'reset-password', options);
+    return { user: { ...reset.user, mustChangePassword: true }, replayed: reset.replayed };
+  }
+
+  async blockSignIn(customerId: string, ref: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
+    return this.patchUser(customerId, ref, { accountEnabled: false }, 'block-sign-in', options);
+  }
+
+  /** One active user's PATCH (at the card's version), under its operation id, audited as `action`. */
+  private async patchUser(customerId: string, ref: UserRef, body: Record<string, unknown>, action: string, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
     const tenant = await this.tenantOf(customerId);
     let upn = ref.userId;
     try {
       const { result, replayed } = await this.ledger.once(tenant, options, async () => {
         const [user] = await this.current(tenant, [ref]);
         upn = user.userPrincipalName;
-        const request: GraphRequest = { method: 'PATCH', url: `/users/${user.id}`, body: { passwordProfile: { forceChangePasswordNextSignIn: true, password } } };
-        // Setting the same password twice is harmless: a reply lost after PATCH is resolved by sending it again.
-        const response = await this.call(() => this.client.send(tenant, request).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, request) : Promise.reject(err))));
+        const response = await this.call(() => this.sendAgainIfLost(tenant, { method: 'PATCH', url: `/users/${user.id}`, body }));
         if (response.status >= 400) throw this.typed(response);
         return { userId: user.id };
       });
       const [user] = await this.readUsers(tenant, [result.userId]);
       if (!user) throw new DirectoryError('USER_NOT_FOUND', { user: ref.userId });
-      if (!replayed) await this.record(tenant, options.actor, 'reset-password', upn, 'ok', upn);
-      return { user: { ...user, mustChangePassword: true }, replayed };
+      if (!replayed) await this.record(tenant, options.actor, action, upn, 'ok', upn);
+      return { user, replayed };
     } catch (err) {
-      await this.recordFailure(tenant, options.actor, 'reset-password', upn, err);
+      await this.recordFailure(tenant, options.actor, action, upn, err);
       throw err;
     }
   }
 
-  /** PATCH accountEnabled false; sending it again after a lost reply is harmless. */
-  async blockSignIn(customerId: string, ref: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; replayed: boolean }> {
-    const tenant = await this.tenantOf(customerId);
-    let upn = ref.userId;
-    try {
-      const { result, replayed } = await this.ledger.once(tenant, options, async () => {
-        const [user] = await this.current(tenant, [ref]);
-        upn = user.userPrincipalName;
-        const request: GraphRequest = { method: 'PATCH', url: `/users/${user.id}`, body: { accountEnabled: false } };
-        const response = await this.call(() => this.client.send(tenant, request).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, request) : Promise.reject(err))));
-        if (response.status >= 400) throw this.typed(response);
-        return { userId: user.id };
-      });
-      const [user] = await this.readUsers(tenant, [result.userId]);
-      if (!user) throw new DirectoryError('USER_NOT_FOUND', { user: ref.userId });
-      if (!replayed) await this.record(tenant, options.actor, 'block-sign-in', upn, 'ok', upn);
-      return { user, replayed };
-    } catch (err) {
-      await this.recordFailure(tenant, options.actor, 'block-sign-in', upn, err);
-      throw err;
-    }
+  /**
+   * A request that means the same sent twice (a PATCH of fixed values, a DELETE): a reply lost the first time is
+   * resolved by sending it once more.
+   */
+  private async sendAgainIfLost(tenant: string, request: GraphRequest): Promise<GraphResponse> {
+    return this.client.send(tenant, request).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, request) : Promise.reject(err)));
   }
 
   async deleteUsers(customerId: string, refs: UserRef[], options: OperationOptions): Promise<Array<{ userId: string; version: number; rememberedLicenses: string[] }>> {
@@ -634,9 +627,9 @@ export class GraphDirectory implements DirectoryBackend {
 
   /** Deleted, then purged from deleted items (the roll-back of a create, or of an all-or-nothing import). */
   private async removeForGood(tenant: string, userId: string): Promise<boolean> {
-    const gone = await this.client.send(tenant, { method: 'DELETE', url: `/users/${userId}` }).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, { method: 'DELETE', url: `/users/${userId}` }) : Promise.reject(err)));
+    const gone = await this.sendAgainIfLost(tenant, { method: 'DELETE', url: `/users/${userId}` });
     if (gone.status >= 400 && gone.status !== 404) throw this.typed(gone);
-    const purged = await this.client.send(tenant, { method: 'DELETE', url: `/directory/deletedItems/${userId}` }).catch((err) => (err instanceof UncertainWrite ? this.client.send(tenant, { method: 'DELETE', url: `/directory/deletedItems/${userId}` }) : Promise.reject(err)));
+    const purged = await this.sendAgainIfLost(tenant, { method: 'DELETE', url: `/directory/deletedItems/${userId}` });
     if (purged.status >= 400 && purged.status !== 404) this.options.logger?.warn({ tenant, status: purged.status }, 'a rolled-back user stays in deleted items');
     return gone.status < 400;
   }
