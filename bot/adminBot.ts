@@ -265,13 +265,17 @@ export class AdminBot extends TeamsActivityHandler {
       const role = await this.deps.agents.roleOf(callerId);
       const caller = { id: callerId, name: callerName, tenantId, role };
       // Four eyes: a change it holds back cannot run directly, and under it a helpdesk agent may start it as a request.
-      const gate = role !== 'none' && APPROVABLE.has(command.name) && customerId ? await this.approvalGate(command, customerId) : 'off';
+      // Asked only where the answer decides something here (a confirmation, or a role that would be refused): an admin's
+      // Save on Manage licenses is turned into a request by its handler, without this turn reading the setting twice.
+      const allowed = mayRun(role, accessOf(command.name));
+      const gateDecides = command.name.startsWith('confirm') || !allowed;
+      const gate = role !== 'none' && gateDecides && APPROVABLE.has(command.name) && customerId ? await this.approvalGate(command, customerId) : 'off';
       if (gate === 'required' && command.name.startsWith('confirm')) {
         await this.deps.directory.recordRefusal(caller, command.name, 'needs approval', customerId);
         log('refused', { reason: 'approvalRequired' });
         return errorCard(t, { message: t('error.approvalRequired') });
       }
-      if (!mayRun(role, accessOf(command.name)) && !(gate === 'required' && role === 'helpdesk')) {
+      if (!allowed && !(gate === 'required' && role === 'helpdesk')) {
         await this.deps.directory.recordRefusal(caller, command.name, `role ${role}`, customerId);
         log('refused', { reason: 'role', role });
         return errorCard(t, { message: t('error.notAllowed', { role: t(`agentRole.${role}`) }), hint: t('error.tryHelp') });
