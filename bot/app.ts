@@ -10,6 +10,7 @@ import { ImportRunner } from './importRunner';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
 import type { DirectoryBackend } from '../services/directories/port';
 import { createGraphDirectory } from '../services/directories/graph';
+import { RedisDirectory } from '../services/directories/redis';
 import type { Caller } from '../services/caller';
 import type { Actor } from '../services/types';
 import { provision, readProvisioningFile } from '../services/provisioning';
@@ -127,6 +128,11 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       redis.disconnect();
       throw err;
     });
+  }
+  // Index entries in the form before layout 3 are rewritten before the first request (once; later starts find none).
+  if (directory.backend instanceof RedisDirectory) {
+    const moved = await directory.backend.migrateLayout();
+    if (moved) logger.info({ entries: moved }, 'index entries migrated to layout 3 (no UPN in them)');
   }
   // Demo data only for the bot's own directory: a Graph directory's customers are the partner's GDAP customers.
   if (isEmbedded(redis) && directory.backend.kind === 'redis') {

@@ -35,7 +35,6 @@ import {
 
 export { DAY_MS, RESTORE_WINDOW_MS, OPERATION_TTL_MS, SYSTEM_ACTOR, restoreDaysLeft } from './directories/constants';
 export type { CustomerDefinition, DirectoryAccess, UserCounts } from './directories/port';
-export { sortKey } from './directories/redis';
 
 export interface Clock {
   now(): number;

@@ -174,6 +174,21 @@ export class RedisDirectory implements DirectoryBackend {
     return results.slice(1) as Array<Record<string, string>>;
   }
 
+  /**
+   * Rewrites every customer's index entries written before layout 3 (with the UPN in them) to the short form, one
+   * script per customer (atomic for that customer; a no-op once done). Run at start-up, before any request; returns
+   * how many entries were rewritten.
+   */
+  async migrateLayout(): Promise<number> {
+    let moved = 0;
+    for (const id of await this.redis.smembers(this.keys.customers())) {
+      const k = (n: Parameters<KeyLayout['customerKey']>[1]) => this.keys.customerKey(id, n);
+      const [n] = await runScript(this.redis, 'pabMigrateLayout', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role')], []);
+      moved += Number(n);
+    }
+    return moved;
+  }
+
   // ---------------------------------------------------------------- reading users
 
   async listUsers(customerId: string, listing: UserListing): Promise<{ users: CustomerUser[]; total: number }> {
@@ -182,7 +197,7 @@ export class RedisDirectory implements DirectoryBackend {
     const args = [filter.kind, filter.kind === 'license' ? filter.skuId : '', listing.role ?? '', listing.search, String(listing.offset), String(listing.pageSize)];
     const cacheKey = `${customerId}\0${args.join('\0')}`;
     const cached = this.pages.get(cacheKey);
-    const reply = await runScript(this.redis, 'pabListUsers', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role')], [...args, cached?.version ?? '']);
+    const reply = await runScript(this.redis, 'pabListUsers', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role'), k('upn')], [...args, cached?.version ?? '']);
     if (reply[0] === 'SAME' && cached) return { users: cached.value.users.map(copyUser), total: cached.value.total };
     const total = Number(reply[0]);
     const ids = reply.slice(2).map((m) => String(m).slice(String(m).lastIndexOf(SEP) + 1));
@@ -231,7 +246,7 @@ export class RedisDirectory implements DirectoryBackend {
     const licenses = [...input.licenses].sort();
     const reply = await this.mutate('pabCreateUser', customerId, options, 'create-user', upn, [
       id, upn, input.username, input.domain, input.displayName, input.firstName, input.lastName, input.usageLocation, input.role, licenses.join(','),
-      password ? await this.passwords.hash(password) : '', password ? '1' : '0', sortKey(input.displayName, upn),
+      password ? await this.passwords.hash(password) : '', password ? '1' : '0', sortName(input.displayName),
     ], [this.keys.user(customerId, id)], now);
     // A replay that created the very id drawn above is this call's own script, re-sent by the client after its reply
     // was lost: the user and the password are this call's, so the password is shown now (it never was).
@@ -464,6 +479,7 @@ function toUser(customerId: string, h: UserHash): CustomerUser {
 const csv = (v: unknown): string[] => String(v ?? '').split(',').filter(Boolean);
 const versionArg = (v: number | undefined): string => (v === undefined ? '' : String(v));
 
-export function sortKey(displayName: string, upn: string): string {
-  return `${displayName.toLowerCase()}${SEP}${upn.toLowerCase()}`;
+/** What users are sorted by: the lower-cased display name (equal names by id; see keys.ts). */
+function sortName(displayName: string): string {
+  return displayName.toLowerCase();
 }

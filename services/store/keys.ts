@@ -29,12 +29,13 @@
  *   <root>{c:<id>}:customer              hash   id, name, domains (comma-separated, default first)
  *   <root>{c:<id>}:skus                  hash   skuId → display name
  *   <root>{c:<id>}:seats                 hash   skuId → total seats
- *   <root>{c:<id>}:counts                hash   active, unlicensed, deleted, role:<role>, lic:<skuId> (= seats used)
- *   <root>{c:<id>}:upn                   hash   lower(UPN) → userId, active users only
- *   <root>{c:<id>}:idx:active            zset   "<sortKey>\x01<userId>", score 0 (lexicographic = by display name)
+ *   <root>{c:<id>}:counts                hash   active, unlicensed, deleted, role:<role>, lic:<skuId> (= seats used), ver
+ *                                               (moved by every change), layout ('3' once the index entries are short)
+ *   <root>{c:<id>}:upn                   hash   lower(UPN) → userId, active users only (also where the text search finds UPNs)
+ *   <root>{c:<id>}:idx:active            zset   "<sortName>\x01<userId>", score 0 (lexicographic = by display name)
  *   <root>{c:<id>}:idx:unlicensed        zset   same members, active users without licenses
- *   <root>{c:<id>}:idx:license           zset   "<skuId>\x01<sortKey>\x01<userId>" per held license
- *   <root>{c:<id>}:idx:role              zset   "<role>\x01<sortKey>\x01<userId>"
+ *   <root>{c:<id>}:idx:license           zset   "<skuId>\x01<sortName>\x01<userId>" per held license
+ *   <root>{c:<id>}:idx:role              zset   "<role>\x01<sortName>\x01<userId>", admin roles only
  *   <root>{c:<id>}:deleted               zset   userId scored by deletion time (ms)
  *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
  *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
@@ -58,8 +59,10 @@
  *   <root>offboard-jobs                  set    "<customerId> <jobId>" of running offboardings, resumed at start-up
  *   <root>approvals-channel              string JSON conversation reference of the partner's approvals channel
  *
- * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
- * text search matches names and UPNs without reading the user hashes.
+ * sortName = lower(displayName): sorting the entries sorts by display name, equal names by id (unique, random: a stable
+ * but arbitrary order; up to layout 2 the entries also held lower(UPN), which ordered equal names by UPN and cost
+ * 35-45 bytes in each of a user's entries). The text search matches names in the entries and UPNs in the `upn` hash,
+ * without reading the user hashes.
  */
 export const SEP = '\x01';
 

@@ -66,6 +66,9 @@ it('provision, create with licenses, list, assign, delete, restore, purge', asyn
   expect((await t.directory.listUsers(CID, { filter: { kind: 'licensed' } })).total).toBe(2);
   expect((await t.directory.listUsers(CID, { filter: { kind: 'license', skuId: 'SPE_E5' } })).users.map((u) => u.username)).toEqual(['Bob']);
   expect((await t.directory.listUsers(CID, { search: 'JONES' })).users.map((u) => u.username)).toEqual(['Bob']);
+  // UPNs are searched in the UPN lookup (HSCAN MATCH in the embedded Lua too), glob characters literally.
+  expect((await t.directory.listUsers(CID, { search: 'carol@' })).users.map((u) => u.username)).toEqual(['carol']);
+  expect((await t.directory.listUsers(CID, { search: 'c*' })).total).toBe(0);
   expect((await t.directory.listUsers(CID, { pageSize: 2, page: 2 })).users.map((u) => u.username)).toEqual(['carol']);
 
   // Assign: the last E3 seat, then none left.
