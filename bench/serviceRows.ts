@@ -280,11 +280,11 @@ async function floorRecords(admin: Redis, n: number, licenses: string[], pwHash:
     for (let j = i; j < Math.min(n, i + 1000); j++) {
       const u = benchUser(j, licenses);
       const upn = `${u.username}@floorco.onmicrosoft.com`;
-      // The fields the product stores for such a user now (no username/domain/sort key, no empty fields), with an id
-      // of the product's length.
+      // The fields the product stores for such a user now (no id, username/domain/sort key or empty fields), under a
+      // key with an id of the product's length.
       const id = newUserId();
       p.hset(`${root}${id}`, {
-        id, upn, displayName: u.displayName, firstName: u.firstName, lastName: u.lastName, usageLocation: 'US', role: 'user',
+        upn, displayName: u.displayName, firstName: u.firstName, lastName: u.lastName, usageLocation: 'US', role: 'user',
         licenses: licenses.join(','), state: 'active', createdAt: String(Date.now()), version: '1', ...(pwHash ? { pwHash, mustChange: '1' } : {}),
       });
     }

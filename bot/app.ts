@@ -130,9 +130,17 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     });
   }
   // Index entries in the form before layout 3 are rewritten before the first request (once; later starts find none).
+  // A start during a Redis outage must not end the process: then the migration runs as soon as Redis is back.
   if (directory.backend instanceof RedisDirectory) {
-    const moved = await directory.backend.migrateLayout();
-    if (moved) logger.info({ entries: moved }, 'index entries migrated to layout 3 (no UPN in them)');
+    const backend = directory.backend;
+    const migrate = () =>
+      backend.migrateLayout().then((moved) => {
+        if (moved) logger.info({ entries: moved }, 'index entries migrated to layout 3 (no UPN in them)');
+      });
+    await migrate().catch((err: Error) => {
+      logger.warn({ err: err.message }, 'could not migrate the index entries now; they are migrated once Redis is back');
+      redis.once('ready', () => void migrate().catch((e: Error) => logger.warn({ err: e.message }, 'index migration failed; it runs at the next start')));
+    });
   }
   // Demo data only for the bot's own directory: a Graph directory's customers are the partner's GDAP customers.
   if (isEmbedded(redis) && directory.backend.kind === 'redis') {

@@ -8,7 +8,7 @@
  * - counts: `active`, `unlicensed`, `deleted`, `role:<role>` = what the user hashes say;
  * - indexes: `upn`, `idx:active`, `idx:unlicensed`, `idx:license`, `idx:role` (admin roles only) and `deleted` contain exactly the
  *   entries the user hashes call for (nothing missing, nothing extra, deletion times equal);
- * - user hashes: well-formed (id = key, state, version, role, sort key, active/deleted fields consistent);
+ * - user hashes: well-formed (id = key where stored, state, version, role, sort key, active/deleted fields consistent);
  * - no orphan keys under the customer's hash tag (only the fixed keys, users, operation results with an expiry,
  *   and import jobs), and no customer keys for a customer that is not registered;
  * - audit entries parse (seven fields, a time, an actor, an action, a result) and the log keeps to its cap.
@@ -229,7 +229,8 @@ async function checkCustomer(
     const key = u.__key;
     const userId = key.slice(userPrefix.length);
     const bad = (what: string) => v('user', `user ${userId}: ${what}`);
-    if (u.id !== userId) bad(`its hash says id "${u.id ?? ''}"`);
+    // The id is the key's; records written before layout 3 store it too.
+    if (u.id !== undefined && u.id !== userId) bad(`its hash says id "${u.id}"`);
     if (!/^[1-9]\d*$/.test(u.version ?? '')) bad(`version "${u.version ?? ''}"`);
     if (!(USER_ROLES as readonly string[]).includes(u.role)) bad(`role "${u.role ?? ''}"`);
     // Username and domain are the UPN's halves; records written before the current layout also store them.

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DirectoryError, DirectoryErrorCode } from '../errors';
 import { PasswordHasher, scryptPasswordHasher } from '../passwords';
 import { KeyLayout, SEP } from '../store/keys';
@@ -53,7 +53,7 @@ type UserHash = Record<string, string>;
  * The stored fields a CustomerUser is made of, in the order readUsers asks for them. Username and domain are the halves
  * of the UPN (records written before this layout also store them, always in step); the sort key is not needed here.
  */
-const USER_READ_FIELDS = ['id', 'upn', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange', 'signInBlocked'] as const;
+const USER_READ_FIELDS = ['upn', 'displayName', 'firstName', 'lastName', 'usageLocation', 'role', 'licenses', 'state', 'createdAt', 'deletedAt', 'rememberedLicenses', 'version', 'pwHash', 'mustChange', 'signInBlocked'] as const;
 
 function userHashOf(values: Array<string | null>): UserHash {
   const h: UserHash = {};
@@ -214,7 +214,8 @@ export class RedisDirectory implements DirectoryBackend {
     const pipeline = this.redis.pipeline();
     // HMGET of named fields: the client keeps the reply an array (no object built per field) and skips the sort key.
     for (const id of userIds) pipeline.hmget(this.keys.user(customerId, id), ...USER_READ_FIELDS);
-    return ((await replies(pipeline)) as Array<Array<string | null>>).map((values) => (values[0] ? toUser(customerId, userHashOf(values)) : null));
+    // Every user has a UPN: none means no such user. The id is the key's (layout 3 does not store it again).
+    return ((await replies(pipeline)) as Array<Array<string | null>>).map((values, i) => (values[0] ? toUser(customerId, userIds[i], userHashOf(values)) : null));
   }
 
   async userIdsByUpn(customerId: string, upns: string[]): Promise<Array<string | null>> {
@@ -401,7 +402,9 @@ export class RedisDirectory implements DirectoryBackend {
     now = this.now(),
   ): Promise<ScriptReply & { replayed: boolean }> {
     if (userKeys.length > MAX_USER_KEYS) throw new DirectoryError('TOO_MANY_USERS', { max: MAX_USER_KEYS, given: userKeys.length });
-    const opId = options.operationId ?? randomUUID();
+    // Without the caller's id, a drawn one still guards against the client re-sending the script after a lost reply;
+    // 16 characters like a user id (a UUID's 36 made each 48 h record 16 B larger in Redis).
+    const opId = options.operationId ?? newUserId();
     const idempotent = opId !== '-';
     const keys = [...this.keys.customerKeys(customerId), this.keys.operation(customerId, opId), ...userKeys];
     let reply = await runScript(this.redis, script, keys, [
@@ -450,10 +453,10 @@ export const countsOf = (counts: Record<string, string>): UserCounts => ({
   deleted: Number(counts.deleted ?? 0),
 });
 
-function toUser(customerId: string, h: UserHash): CustomerUser {
+function toUser(customerId: string, id: string, h: UserHash): CustomerUser {
   const at = h.upn.lastIndexOf('@');
   return {
-    id: h.id,
+    id,
     customerId,
     userPrincipalName: h.upn,
     username: h.upn.slice(0, at),

@@ -56,13 +56,15 @@ local function loadUser(key)
   if #flat == 0 then return nil end
   local u = {}
   for i = 1, #flat, 2 do u[flat[i]] = flat[i + 1] end
+  -- The id is the key's last part; records written before layout 3 also store it (always equal).
+  u.id = string.match(key, ':user:(.+)$')
   return u
 end
 
 local function writeUser(key, u)
   -- Built here, not at the top: a table built on every call costs every script, and only create and restore write
   -- a whole user.
-  local USER_FIELDS = {'id','upn','displayName','firstName','lastName','usageLocation','role',
+  local USER_FIELDS = {'upn','displayName','firstName','lastName','usageLocation','role',
     'licenses','state','createdAt','deletedAt','rememberedLicenses','version','pwHash','mustChange'}
   local LEGACY_FIELDS = {'username','domain','sortKey'}
   local OMITTED_WHEN_EMPTY = {deletedAt = true, rememberedLicenses = true, pwHash = true}

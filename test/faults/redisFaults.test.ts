@@ -103,10 +103,10 @@ function expectCard(answer: InvokeAnswer): Card {
   return answer.card;
 }
 
-/** Every user hash of the customer, read directly: the ground truth seats are compared with. */
+/** Every user hash of the customer, read directly, with the id its key names: the ground truth seats are compared with. */
 async function storedUsers(w: World): Promise<Array<Record<string, string>>> {
   const keys = await scanKeys(w.client, `${w.keys.root}{c:${CID}}:user:*`);
-  return Promise.all(keys.map((k) => w.client.hgetall(k)));
+  return Promise.all(keys.map(async (k) => ({ ...(await w.client.hgetall(k)), id: k.slice(k.lastIndexOf(':user:') + ':user:'.length) })));
 }
 
 async function expectHealthyStore(w: World): Promise<void> {

@@ -84,12 +84,12 @@ it('provisioning again drops the old plain-user idx:role entries; then every inv
   expect((await t.directory.listUsers(CID, { role: 'user' })).users.map((u) => u.username)).toEqual(['alice', 'erin']);
 });
 
-it('new records store neither the UPN halves nor an ASCII sort key; a non-ASCII name keeps its sort key', async () => {
+it('new records store neither their id (the key has it), the UPN halves nor an ASCII sort key; a non-ASCII name keeps its sort key', async () => {
   const plain = await t.directory.createUser(CID, { username: 'frank', displayName: 'Frank Ng', usageLocation: 'US' }, { actor: t.actor, withoutPassword: true });
   const accented = await t.directory.createUser(CID, { username: 'emile', displayName: 'Émile Zoë', usageLocation: 'FR' }, { actor: t.actor, withoutPassword: true });
   expect(plain.user.id).toMatch(/^[A-Za-z0-9]{16}$/);
   const a = await t.redis.hgetall(t.keys.user(CID, plain.user.id));
-  expect(Object.keys(a).filter((f) => ['username', 'domain', 'sortKey', 'deletedAt', 'rememberedLicenses', 'pwHash'].includes(f))).toEqual([]);
+  expect(Object.keys(a).filter((f) => ['id', 'username', 'domain', 'sortKey', 'deletedAt', 'rememberedLicenses', 'pwHash'].includes(f))).toEqual([]);
   expect(await t.redis.hget(t.keys.user(CID, accented.user.id), 'sortKey')).toBe('émile zoë');
   expect((await t.directory.listUsers(CID, { search: 'émile' })).users.map((u) => u.id)).toEqual([accented.user.id]);
   await t.directory.deleteUsers(CID, [{ userId: accented.user.id }, { userId: plain.user.id }], { actor: t.actor });

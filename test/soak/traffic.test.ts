@@ -321,7 +321,7 @@ test(`soak: ${SECONDS} s at ${RATE} operations/s, 5 agents through the service a
   let purged = 0;
   for (const u of model.values()) {
     const stored = await admin.hgetall(keys.user(u.customer, u.id));
-    if (!stored.id) {
+    if (!stored.upn) {
       expect([u.upn, u.state, purges.get(u.upn)]).toEqual([u.upn, 'deleted', 1]);
       purged++;
       continue;
