@@ -101,8 +101,29 @@ local function userIdOf(key)
   return string.match(key, ':user:(.+)$')
 end
 
+-- Counter changes are summed here and written by finish in two commands (HMGET, HSET) instead of one HINCRBY each
+-- (five to seven for a create, delete or restore): fewer commands per script. Readers within the script add what is pending (seatsLeft).
+local pending, pendingFields = {}, {}
 local function count(field, delta)
-  redis.call('HINCRBY', K_COUNTS, field, delta)
+  if pending[field] == nil then
+    pending[field] = 0
+    pendingFields[#pendingFields + 1] = field
+  end
+  pending[field] = pending[field] + delta
+end
+local function writeCounts()
+  if #pendingFields <= 2 then
+    -- One or two fields (a license change: the license and the version): HINCRBY each is as cheap.
+    for _, f in ipairs(pendingFields) do redis.call('HINCRBY', K_COUNTS, f, pending[f]) end
+    return
+  end
+  local current = redis.call('HMGET', K_COUNTS, unpack(pendingFields))
+  local args = {}
+  for i, f in ipairs(pendingFields) do
+    args[#args + 1] = f
+    args[#args + 1] = tostring((current[i] and tonumber(current[i]) or 0) + pending[f])
+  end
+  redis.call('HSET', K_COUNTS, unpack(args))
 end
 
 -- An index entry: the sort name and the id (unique, so equal names are ordered by id). The UPN is not in it (it was,
@@ -157,7 +178,7 @@ end
 local function seatsLeft(sku)
   local total = redis.call('HGET', K_SEATS, sku)
   if not total then return nil end
-  local used = tonumber(redis.call('HGET', K_COUNTS, 'lic:' .. sku) or '0')
+  local used = tonumber(redis.call('HGET', K_COUNTS, 'lic:' .. sku) or '0') + (pending['lic:' .. sku] or 0)
   return tonumber(total) - used
 end
 
@@ -184,7 +205,8 @@ local function finish(res, detail, quiet)
   end
   if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
   -- The customer's version: every applied change moves it, so a cached listing is current while it stands still.
-  if res[1] == 'OK' and not quiet then redis.call('HINCRBY', K_COUNTS, 'ver', 1) end
+  if res[1] == 'OK' and not quiet then count('ver', 1) end
+  writeCounts()
   return reply(res)
 end
 
