@@ -403,6 +403,23 @@ describe('delete and restore', () => {
     expect((await seats('SPE_E5')).assignedSeats).toBe(0);
   });
 
+  it('two users restored in one request share the seats left: the first gets the last one, the second is told', async () => {
+    const bob = c.user('bob');
+    const e5 = await t.directory.createUser(CID, { username: 'e5-a', displayName: 'E5 A', usageLocation: 'US', licenses: ['SPE_E5'] }, opts());
+    await t.directory.deleteUsers(CID, [{ userId: bob.id }, { userId: e5.user.id }], opts());
+    // Four of the five SPE_E5 seats are taken meanwhile: one is left for the two.
+    for (const n of [1, 2, 3, 4]) {
+      await t.directory.createUser(CID, { username: `e5-${n}`, displayName: `E5 ${n}`, usageLocation: 'US', licenses: ['SPE_E5'] }, opts());
+    }
+    const outcomes = await t.directory.restoreUsers(CID, [{ userId: bob.id }, { userId: e5.user.id }], opts());
+    expect(outcomes.map((o) => (o.ok ? [o.restoredLicenses, o.notRestoredLicenses] : o.error))).toEqual([
+      [['O365_E3', 'SPE_E5'], []],
+      [[], ['SPE_E5']],
+    ]);
+    expect(await seats('SPE_E5')).toMatchObject({ assignedSeats: 5, availableSeats: 0 });
+    expect(await t.directory.getCounts(CID)).toEqual({ active: 8, unlicensed: 2, deleted: 0 });
+  });
+
   it('UPN taken meanwhile: that restore fails with UPN_TAKEN, the others in the request still restore; newUsername fixes it', async () => {
     const [alice, carol] = [c.user('alice'), c.user('carol')];
     await t.directory.deleteUsers(CID, [{ userId: alice.id }, { userId: carol.id }], opts());
