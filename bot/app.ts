@@ -17,7 +17,9 @@ import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
 import { keyedPasswordHasher, scryptPasswordHasher } from '../services/passwords';
 import { translator } from '../cards/i18n';
-import { AdminBot } from './adminBot';
+import { AdminBot, AFTER_TURN } from './adminBot';
+import { OffboardRunner } from './offboardRunner';
+import type { OffboardHooks } from '../services/offboarding';
 import { ApprovalService } from '../services/approvals';
 import { ApprovalChannel } from './approvalChannel';
 import { malformedActivityField } from './incomingActivity';
@@ -63,6 +65,8 @@ export interface AppOptions {
   downloadTimeoutMs?: number;
   /** The directory behind the service (tests); otherwise the settings' DIRECTORY_BACKEND decides. */
   directoryBackend?: DirectoryBackend;
+  /** Tests: a crash inside the offboarding jobs this app runs. */
+  offboardTestHooks?: Pick<OffboardHooks, 'afterStep' | 'beforeRecord'>;
 }
 
 export interface App {
@@ -70,6 +74,7 @@ export interface App {
   directory: DirectoryService;
   importer: ImportService;
   importRunner: ImportRunner;
+  offboardRunner: OffboardRunner;
   redis: RedisClient;
   logger: Logger;
   /** Listens on the configured host and port (0 = any free port); resolves with the URL. */
@@ -197,6 +202,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const importRunner = new ImportRunner({ importer, directory, adapter, appId, conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl, callerFor });
   const approvals = new ApprovalService(directory, undefined, importer);
   const approvalChannel = new ApprovalChannel(redis, keys, adapter, appId, conversations, logger);
+  const offboardRunner = new OffboardRunner({ approvals, directory, adapter, appId, approvalChannel, logger, callerFor, testHooks: options.offboardTestHooks });
   const bot = new AdminBot({
     directory,
     agents,
@@ -208,6 +214,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     conversations,
     importer,
     importRunner,
+    offboardRunner,
     dialogs,
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
@@ -244,11 +251,17 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       return;
     }
     inFlight++;
+    // Work a turn leaves for after its answer (a background job that updates the card this answer carries).
+    const afterTurn: Array<() => void> = [];
     try {
-      await adapter.process(req, res, (context) => bot.run(context));
+      await adapter.process(req, res, (context) => {
+        context.turnState.set(AFTER_TURN, afterTurn);
+        return bot.run(context);
+      });
     } finally {
       inFlight--;
       if (inFlight === 0) drained?.();
+      for (const task of afterTurn) task();
     }
   });
   // One-time credential downloads: no caching anywhere, 410 once used or expired.
@@ -312,6 +325,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     directory,
     importer,
     importRunner,
+    offboardRunner,
     redis,
     logger,
     listen: () =>
@@ -327,11 +341,11 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
             .resumeAll()
             .then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume import jobs now; they resume at the next start'));
-          // Offboardings left running by a stopped instance finish their remaining steps (a lock keeps one runner).
-          void approvals.offboarding
-            .runningJobs()
-            .then((jobs) => Promise.all(jobs.map((j) => approvals.offboarding.run(j.customerId, j.jobId))))
-            .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed offboarding jobs'))
+          // Offboardings left running by a stopped instance finish their remaining steps (a lock keeps one runner) and
+          // go on updating their cards from the step they stopped at.
+          void offboardRunner
+            .resumeAll()
+            .then((n) => n && logger.info({ jobs: n }, 'resuming offboarding jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume offboarding jobs now; they resume at the next start'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
@@ -343,6 +357,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       stopping = true;
       clearInterval(purgeTimer);
       importRunner.stop();
+      offboardRunner.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       if (inFlight > 0) {

@@ -4,10 +4,10 @@
  * agent other than the requester, Withdraw for the requester while pending, read-only for the others).
  */
 import type { ApprovalChange, ApprovalRequest } from '../services/approvals';
-import type { OffboardJob, OffboardPlan, OffboardStep } from '../services/offboarding';
+import { OffboardJob, OffboardPlan, OffboardStep, runningStep, stepsOf } from '../services/offboarding';
 import type { Customer, Subscription } from '../services/types';
 import { AdaptiveCard, CardElement, card, execute, field, heading, text, textInput } from './elements';
-import type { Translator } from './i18n';
+import type { MessageKey, Translator } from './i18n';
 import { VERBS } from './verbs';
 
 type T = Translator['t'];
@@ -117,6 +117,8 @@ export interface ApprovalCardModel {
   /** For this viewer: why their click did nothing, or a line about the delivery. */
   notice?: string;
   locale: string;
+  /** An approved offboarding: its job, drawn step by step under the state line. */
+  offboard?: OffboardJob;
 }
 
 function stateLine(t: T, r: ApprovalRequest): string {
@@ -161,6 +163,7 @@ export function approvalCard(t: T, m: ApprovalCardModel): AdaptiveCard {
     text(changeTitle(t, r.change, users.length), { weight: 'Bolder' }),
     ...changeLines(t, { change: r.change, users, colleague, subscriptions: m.subscriptions }),
     text(stateLine(t, r), { weight: 'Bolder', color: r.state === 'applied' ? 'Good' : r.state === 'pending' ? 'Default' : 'Warning' }),
+    ...(m.offboard ? offboardStepLines(t, m.offboard) : []),
   ];
   const outcome = outcomeLine(t, r);
   if (outcome) body.push(text(outcome));
@@ -182,39 +185,120 @@ export function approvalCard(t: T, m: ApprovalCardModel): AdaptiveCard {
 
 // ------------------------------------------------------------------ offboarding
 
-export function offboardConfirmCard(t: T, m: { customer: Customer; plan: OffboardPlan; subscriptions: Subscription[]; operationId: string }): AdaptiveCard {
-  const { user, colleague } = m.plan;
-  const licenses = m.plan.licenses.length ? licenseNames(m.plan.licenses, m.subscriptions) : t('common.none');
-  const body: CardElement[] = [
-    heading(t('offboard.title')),
-    text(t('offboard.confirm', { name: user.displayName, upn: user.userPrincipalName })),
-    text(t('offboard.step.block'), { spacing: 'Small' }),
-    text(t('offboard.step.reset'), { spacing: 'None' }),
-    text(colleague && m.plan.moved.length ? t('offboard.step.move', { licenses: licenseNames(m.plan.moved, m.subscriptions), name: colleague.displayName }) : t('offboard.step.remove', { licenses }), { spacing: 'None' }),
-    text(colleague ? t('offboard.step.auditColleague', { name: colleague.displayName }) : t('offboard.step.audit'), { spacing: 'None' }),
-    text(t('offboard.step.delete', { licenses }), { spacing: 'None' }),
-  ];
-  const data = { customerId: m.customer.id, userId: user.id, version: user.version, toUserId: colleague?.id, operationId: m.operationId };
-  return card(body, [execute(t('offboard.button'), VERBS.confirmOffboard, data, { style: 'destructive' }), execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id })]);
+/** The input of the confirmation where the agent names the colleague who gets the licenses (optional). */
+export const COLLEAGUE_INPUT = 'colleague';
+
+export interface OffboardConfirmModel {
+  customer: Customer;
+  plan: OffboardPlan;
+  subscriptions: Subscription[];
+  operationId: string;
+  /** What the colleague field shows (as typed, when it could not be used); default: the plan's colleague. */
+  colleagueText?: string;
+  /** Why the card came back (a colleague to check first, or one that could not be used). */
+  notice?: string;
 }
 
-const STEP_KEYS: Record<OffboardStep, 'offboard.done.block' | 'offboard.done.reset' | 'offboard.done.delete' | 'offboard.done.transfer' | 'offboard.done.audit'> = {
+/**
+ * The confirmation: the steps in the job's order, the seats of a move to the colleague, the colleague field and
+ * *Show the move* (re-draws this card for the colleague typed), *Offboard* and *Cancel*. *Offboard* sends the field
+ * too, with the colleague the card was drawn for: a colleague typed but not yet shown is drawn first, never used unseen.
+ */
+export function offboardConfirmCard(t: T, m: OffboardConfirmModel): AdaptiveCard {
+  const { user, colleague } = m.plan;
+  const licenses = m.plan.licenses.length ? licenseNames(m.plan.licenses, m.subscriptions) : t('common.none');
+  const steps = [
+    t('offboard.step.block'),
+    t('offboard.step.reset'),
+    t('offboard.step.delete', { licenses }),
+    ...(colleague && m.plan.moved.length ? [t('offboard.step.move', { licenses: licenseNames(m.plan.moved, m.subscriptions), name: colleague.displayName })] : []),
+    colleague ? t('offboard.step.auditColleague', { name: colleague.displayName }) : t('offboard.step.audit'),
+  ];
+  const body: CardElement[] = [heading(t('offboard.title'))];
+  if (m.notice) body.push(text(m.notice, { color: 'Attention' }));
+  body.push(text(t('offboard.confirm', { name: user.displayName, upn: user.userPrincipalName })));
+  steps.forEach((step, i) => body.push(text(`${i + 1}. ${step}`, { spacing: i ? 'None' : 'Small' })));
+  if (colleague) {
+    body.push(text(t('offboard.toColleague', { name: colleague.displayName, upn: colleague.userPrincipalName })));
+    if (!m.plan.moved.length) body.push(text(t('offboard.nothingToMove', { name: colleague.displayName }), { isSubtle: true, spacing: 'None' }));
+    // The delete frees one seat of each license first: the colleague's share fits in what is free then (the plan
+    // refuses a move that would not).
+    for (const sku of m.plan.moved) {
+      const free = (m.subscriptions.find((s) => s.skuId === sku)?.availableSeats ?? 0) + 1;
+      body.push(text(t('offboard.seatsFit', { license: licenseNames([sku], m.subscriptions), count: free }), { isSubtle: true, spacing: 'None' }));
+    }
+  }
+  body.push(textInput(COLLEAGUE_INPUT, t('offboard.colleagueLabel'), { value: m.colleagueText ?? colleague?.userPrincipalName, maxLength: 256, placeholder: t('offboard.colleaguePlaceholder') }));
+  const drawnColleague = colleague?.userPrincipalName ?? '';
+  const data = { customerId: m.customer.id, userId: user.id, version: user.version, toUserId: colleague?.id, drawnColleague, operationId: m.operationId };
+  return card(body, [
+    execute(t('offboard.button'), VERBS.confirmOffboard, data, { inputs: true, style: 'destructive' }),
+    execute(t('offboard.showMove'), VERBS.offboard, { customerId: m.customer.id, userIds: user.id, versions: { [user.id]: user.version } }, { inputs: true }),
+    execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+  ]);
+}
+
+const DONE_KEYS: Record<OffboardStep, MessageKey> = {
   block: 'offboard.done.block',
   reset: 'offboard.done.reset',
   delete: 'offboard.done.delete',
   transfer: 'offboard.done.transfer',
   audit: 'offboard.done.audit',
 };
+const DOING_KEYS: Record<OffboardStep, MessageKey> = {
+  block: 'offboard.doing.block',
+  reset: 'offboard.doing.reset',
+  delete: 'offboard.doing.delete',
+  transfer: 'offboard.doing.transfer',
+  audit: 'offboard.doing.audit',
+};
+const TODO_KEYS: Record<OffboardStep, MessageKey> = {
+  block: 'offboard.todo.block',
+  reset: 'offboard.todo.reset',
+  delete: 'offboard.todo.delete',
+  transfer: 'offboard.todo.transfer',
+  audit: 'offboard.todo.audit',
+};
 
-export function offboardResultCard(t: T, m: { customer: Customer; job: OffboardJob }): AdaptiveCard {
+/**
+ * One line per step of the job, in its order: finished ones ticked, the running one marked and in bold, the one it
+ * stopped at (failed) marked, the others still to do. Words say the state; the marks and colour only repeat it.
+ */
+export function offboardStepLines(t: T, job: OffboardJob): CardElement[] {
+  const colleague = job.colleagueUpn ?? '';
+  const running = runningStep(job);
+  const stoppedAt = job.state === 'failed' ? stepsOf(job).find((s) => !job.done.includes(s)) : undefined;
+  return stepsOf(job).map((step, i) => {
+    const spacing = i ? ('None' as const) : ('Small' as const);
+    if (job.done.includes(step)) return text(`\u2713 ${t(DONE_KEYS[step], { colleague })}`, { spacing });
+    if (step === running) return text(`\u25B6 ${t(DOING_KEYS[step], { colleague })}`, { spacing, weight: 'Bolder' });
+    if (step === stoppedAt) return text(`\u2717 ${t('offboard.stoppedAt', { step: t(TODO_KEYS[step], { colleague }) })}`, { spacing, color: 'Attention' });
+    return text(`\u25CB ${t('offboard.pending', { step: t(TODO_KEYS[step], { colleague }) })}`, { spacing, isSubtle: true });
+  });
+}
+
+export interface OffboardResultModel {
+  customer: Customer;
+  job: OffboardJob;
+  /** Why a failed job stopped, in the caller's words (describeError of the job's error). */
+  error?: string;
+  /** While running: the Teams ids whose clients refresh the card into its current state (Universal Actions). */
+  refreshUserIds?: string[];
+}
+
+/** The offboarding as it runs and once it ended: drawn after every step on the card that was clicked. */
+export function offboardResultCard(t: T, m: OffboardResultModel): AdaptiveCard {
   const { job } = m;
   const title = job.state === 'done' ? t('offboard.finished', { name: job.displayName }) : job.state === 'failed' ? t('offboard.failed', { name: job.displayName }) : t('offboard.running', { name: job.displayName });
-  const body: CardElement[] = [heading(title), text(job.userPrincipalName, { isSubtle: true })];
-  for (const step of job.done) {
-    if (step === 'transfer' && !job.colleagueId) continue;
-    body.push(text(`\u2713 ${t(STEP_KEYS[step], { colleague: job.colleagueUpn ?? '' })}`, { spacing: 'None' }));
-  }
+  const body: CardElement[] = [heading(title), text(job.userPrincipalName, { isSubtle: true }), ...offboardStepLines(t, job)];
+  if (job.state === 'failed' && m.error) body.push(text(m.error, { color: 'Attention' }));
   if (job.transferError) body.push(text(t('offboard.transferFailed', { colleague: job.colleagueUpn ?? '' }), { color: 'Warning' }));
   if (job.state === 'done') body.push(text(t('offboard.restoreHint'), { isSubtle: true }));
-  return card(body, [execute(t('offboard.deletedUsers'), VERBS.deletedUsers, { customerId: m.customer.id })]);
+  const c = card(body, [execute(t('offboard.deletedUsers'), VERBS.deletedUsers, { customerId: m.customer.id })]);
+  // A card that is still running heals itself: the agent's Teams client asks for the current state when it shows it
+  // (a step's update that was lost or arrived out of order). A finished card asks nothing.
+  if (job.state === 'running' && m.refreshUserIds?.length) {
+    c.refresh = { action: { type: 'Action.Execute', title: t('offboard.refresh'), verb: VERBS.viewOffboard, data: { customerId: m.customer.id, jobId: job.jobId } }, userIds: m.refreshUserIds.slice(0, 60) };
+  }
+  return c;
 }
