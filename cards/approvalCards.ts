@@ -31,6 +31,8 @@ export interface RequestApprovalModel {
   /** Set when this is a fresh request after a stale one: what differed. */
   notice?: string;
   reason?: string;
+  /** An offboarding: what its colleague field shows (as typed, when it could not be used). */
+  colleagueText?: string;
 }
 
 const licenseNames = (skus: string[], subscriptions: Subscription[]) => skus.map((s) => subscriptions.find((x) => x.skuId === s)?.name ?? s).join(', ');
@@ -95,15 +97,22 @@ export function requestApprovalCard(t: T, m: RequestApprovalModel): AdaptiveCard
   const body: CardElement[] = [heading(t('approval.requestTitle')), text(t('approval.requestIntro', { customer: m.customer.name }))];
   if (m.notice) body.push(text(m.notice, { color: 'Warning' }));
   body.push(text(changeTitle(t, m.change, m.users.length), { weight: 'Bolder' }), ...changeLines(t, m));
-  body.push(textInput(REASON_INPUT, t('approval.reason'), { required: true, maxLength: 500, value: m.reason, errorMessage: t('approval.reasonRequired') }));
   const c = m.change;
+  // An offboarding's colleague can be chosen here too, as on its confirmation (Show the move draws the request again).
+  if (c.kind === 'offboard') body.push(colleagueInput(t, m.colleagueText ?? m.colleague?.userPrincipalName));
+  body.push(textInput(REASON_INPUT, t('approval.reason'), { required: true, maxLength: 500, value: m.reason, errorMessage: t('approval.reasonRequired') }));
   const data: Record<string, unknown> = { customerId: m.customer.id, kind: c.kind, operationId: m.operationId };
   if (c.kind === 'deleteUsers') data.userIds = c.userIds;
   else if (c.kind === 'changeLicenses') Object.assign(data, { userIds: c.userIds, add: c.add, remove: c.remove, replace: c.replace });
   else if (c.kind === 'import') Object.assign(data, { jobId: c.jobId, mode: c.options.mode, usageLocation: c.options.usageLocation, licenses: c.options.licenses });
   else data.userIds = [c.userId];
   if (c.kind === 'offboard' && c.toUserId) data.toUserId = c.toUserId;
-  return card(body, [execute(t('approval.requestButton'), VERBS.requestApproval, data, { inputs: true, style: 'positive' }), execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id })]);
+  if (c.kind === 'offboard') data.drawnColleague = m.colleague?.userPrincipalName ?? '';
+  return card(body, [
+    execute(t('approval.requestButton'), VERBS.requestApproval, data, { inputs: true, style: 'positive' }),
+    ...(c.kind === 'offboard' ? [showMoveButton(t, m.customer, c.userId)] : []),
+    execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
+  ]);
 }
 
 export interface ApprovalCardModel {
@@ -188,6 +197,13 @@ export function approvalCard(t: T, m: ApprovalCardModel): AdaptiveCard {
 /** The input of the confirmation where the agent names the colleague who gets the licenses (optional). */
 export const COLLEAGUE_INPUT = 'colleague';
 
+const colleagueInput = (t: T, value?: string): CardElement =>
+  textInput(COLLEAGUE_INPUT, t('offboard.colleagueLabel'), { value, maxLength: 256, placeholder: t('offboard.colleaguePlaceholder') });
+
+/** Draws the confirmation (or the request) again for the colleague typed in the field. */
+const showMoveButton = (t: T, customer: Customer, userId: string, version?: number) =>
+  execute(t('offboard.showMove'), VERBS.offboard, { customerId: customer.id, userIds: userId, ...(version !== undefined ? { versions: { [userId]: version } } : {}) }, { inputs: true });
+
 export interface OffboardConfirmModel {
   customer: Customer;
   plan: OffboardPlan;
@@ -228,12 +244,12 @@ export function offboardConfirmCard(t: T, m: OffboardConfirmModel): AdaptiveCard
       body.push(text(t('offboard.seatsFit', { license: licenseNames([sku], m.subscriptions), count: free }), { isSubtle: true, spacing: 'None' }));
     }
   }
-  body.push(textInput(COLLEAGUE_INPUT, t('offboard.colleagueLabel'), { value: m.colleagueText ?? colleague?.userPrincipalName, maxLength: 256, placeholder: t('offboard.colleaguePlaceholder') }));
+  body.push(colleagueInput(t, m.colleagueText ?? colleague?.userPrincipalName));
   const drawnColleague = colleague?.userPrincipalName ?? '';
   const data = { customerId: m.customer.id, userId: user.id, version: user.version, toUserId: colleague?.id, drawnColleague, operationId: m.operationId };
   return card(body, [
     execute(t('offboard.button'), VERBS.confirmOffboard, data, { inputs: true, style: 'destructive' }),
-    execute(t('offboard.showMove'), VERBS.offboard, { customerId: m.customer.id, userIds: user.id, versions: { [user.id]: user.version } }, { inputs: true }),
+    showMoveButton(t, m.customer, user.id, user.version),
     execute(t('common.cancel'), VERBS.users, { customerId: m.customer.id }),
   ]);
 }

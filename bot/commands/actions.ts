@@ -125,6 +125,9 @@ const schemas = {
     replace: z.object({ from: id, to: id }).optional(),
     operationId,
     reason: z.string().max(2000).optional(),
+    // An offboarding: its colleague field, and the colleague the request card was drawn for.
+    colleague: colleagueText,
+    drawnColleague: z.string().max(256).optional(),
   }),
   [VERBS.decideApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/), decision: z.enum(['approve', 'reject', 'withdraw']) }),
   [VERBS.viewApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/) }),
@@ -282,7 +285,8 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
           : v.kind === 'resetPassword'
             ? { kind: v.kind, userId: userIds[0] }
             : { kind: v.kind, userId: userIds[0], toUserId: v.toUserId };
-      return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId } };
+      const colleague = v.kind === 'offboard' ? { colleague: v.colleague, drawnColleague: v.drawnColleague } : {};
+      return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId, ...colleague } };
     }
     case VERBS.decideApproval: {
       const v = parsed.data as z.infer<(typeof schemas)['decideApproval']>;

@@ -41,7 +41,7 @@ export type Command =
   | { name: 'confirmOffboard'; customer: string; userId: string; version: number; toUserId?: string; operationId: string; colleague?: string; drawnColleague?: string }
   /** The refresh of a running offboarding's card (Universal Actions): the job as it is now. */
   | { name: 'viewOffboard'; customer: string; jobId: string }
-  | { name: 'requestApproval'; customer: string; change: ApprovalChange; reason: string; operationId: string }
+  | { name: 'requestApproval'; customer: string; change: ApprovalChange; reason: string; operationId: string; colleague?: string; drawnColleague?: string }
   | { name: 'decideApproval'; customer: string; requestId: string; decision: ApprovalDecision }
   | { name: 'viewApproval'; customer: string; requestId: string }
   | { name: 'approvalAgain'; customer: string; requestId: string }

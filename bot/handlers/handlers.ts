@@ -312,8 +312,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const here = offboardCardHere(ctx, 'result');
     if (!job) {
       // The colleague field says someone else than the card was drawn for: draw the move first, change nothing.
-      const typed = (cmd.colleague ?? '').toLowerCase();
-      if (cmd.colleague !== undefined && typed !== (cmd.drawnColleague ?? '').trim().toLowerCase()) {
+      if (colleagueChanged(cmd.colleague, cmd.drawnColleague)) {
         const user = (await selectedUsers(ctx, customer, [cmd.userId], { [cmd.userId]: cmd.version }))[0];
         return offboardConfirmation(ctx, customer, user, cmd.colleague || undefined, ctx.t('offboard.checkColleague'));
       }
@@ -357,6 +356,11 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async requestApproval(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    // An offboarding whose colleague field names someone else than the card was drawn for: drawn again first.
+    if (cmd.change.kind === 'offboard' && colleagueChanged(cmd.colleague, cmd.drawnColleague)) {
+      const user = await ctx.directory.getUser(customer.id, cmd.change.userId);
+      return offboardConfirmation(ctx, customer, user, cmd.colleague || undefined, ctx.t('offboard.checkColleague'), cmd.reason);
+    }
     if (!cmd.reason && cmd.change.kind === 'import') return importRequestCard(ctx, customer, cmd.change.jobId, cmd.change.options, ctx.t('approval.reasonRequired'));
     if (!cmd.reason) {
       const users = (await ctx.directory.readUsers(customer.id, changeUserIds(cmd.change))).filter((u): u is CustomerUser => !!u);
@@ -621,14 +625,18 @@ async function approvalView(ctx: HandlerContext, customer: Customer, request: Ap
  * `--to` names it (username, UPN, id or display name). A colleague that cannot be used (unknown, the user itself,
  * deleted) is refused before anything changes, with the usual error.
  */
-async function offboardConfirmation(ctx: HandlerContext, customer: Customer, user: CustomerUser, to?: string, notice?: string): Promise<AdaptiveCard> {
+async function offboardConfirmation(ctx: HandlerContext, customer: Customer, user: CustomerUser, to?: string, notice?: string, reason?: string): Promise<AdaptiveCard> {
   const colleague = to ? await resolveUser(ctx, customer, to) : undefined;
   // Refused here, at confirmation time, when it cannot be done (the colleague is the user, or is deleted).
   const plan = await ctx.approvals.offboarding.plan(customer.id, user.id, colleague?.id, user.version);
   const change: ApprovalChange = { kind: 'offboard', userId: user.id, toUserId: colleague?.id };
-  if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user], colleague, notice);
+  if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user], colleague, notice, reason || undefined);
   return offboardConfirmCard(ctx.t, { customer, plan, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice });
 }
+
+/** The colleague field was sent and names someone else than the card was drawn for (a card without the field: no). */
+const colleagueChanged = (typed: string | undefined, drawn: string | undefined): boolean =>
+  typed !== undefined && typed.toLowerCase() !== (drawn ?? '').trim().toLowerCase();
 
 /** The card this turn answers (the one clicked) as a place for an offboarding's progress; none without its activity. */
 function offboardCardHere(ctx: HandlerContext, kind: OffboardCard['kind']): OffboardCard | null {

@@ -23,7 +23,7 @@ import {
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
-import { approvalCard, offboardConfirmCard, offboardResultCard } from '../../cards/approvalCards';
+import { approvalCard, offboardConfirmCard, offboardResultCard, requestApprovalCard } from '../../cards/approvalCards';
 import type { OffboardJob } from '../../services/offboarding';
 import { importCustomerChoiceCard, importHowToCard } from '../../cards/importCards';
 import { translator } from '../../cards/i18n';
@@ -264,6 +264,8 @@ const cases: Array<[string, () => AdaptiveCard]> = [
   ]),
   ['offboard progress: done', () => offboardResultCard(t, { customer: contoso.customer, job: offboardJob(['block', 'reset', 'delete', 'transfer', 'audit'], 'done') })],
   ['offboard progress: failed at the first step', () => offboardResultCard(t, { customer: contoso.customer, job: { ...offboardJob([], 'failed'), error: 'STALE' }, error: t('error.stale') })],
+  ['request approval: an offboarding, with the colleague field', () =>
+    requestApprovalCard(t, { customer: contoso.customer, change: { kind: 'offboard', userId: leaver.id, toUserId: colleague.id }, users: [leaver], colleague, subscriptions: contoso.subscriptions, operationId: 'op-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c62' })],
   ['approval card: an approved offboarding, its steps running', () =>
     approvalCard(t, {
       customer: contoso.customer,
