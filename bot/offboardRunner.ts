@@ -119,20 +119,32 @@ export class OffboardRunner {
 
   private async executeAs(customerId: string, jobId: string, first: OffboardJob): Promise<void> {
     const { approvals } = this.deps;
+    // The cards are drawn one state after the other, in the order of the steps, but the job does not wait for them:
+    // a slow or refusing Teams (its client retries) neither holds the job's lock nor delays the next step.
+    let drawing: Promise<void> = Promise.resolve();
+    const draw = (job: OffboardJob, request?: ApprovalRequest) => {
+      drawing = drawing.then(() => this.drawAll(customerId, job, request));
+    };
     // Resumed (or pressed again): the cards show where it stands before the next step runs.
-    if (first.done.length || first.state !== 'running') await this.drawAll(customerId, first);
-    const hooks: OffboardHooks = { ...this.deps.testHooks, onStep: (job) => this.drawAll(customerId, job) };
-    let result = await approvals.runOffboarding(customerId, jobId, hooks);
-    // Another runner holds the job: if it is alive it finishes the job; if it died, its lock expires and it is taken
-    // over here.
-    while (!result) {
-      if (this.stopped || (await approvals.offboarding.job(customerId, jobId)).state !== 'running') return;
-      await this.wait(Math.min(await approvals.offboarding.lockRemainingMs(customerId, jobId), LOCK_POLL_MS) + LOCK_RETRY_MARGIN_MS);
-      if (this.stopped) return;
+    if (first.done.length || first.state !== 'running') draw(first);
+    const hooks: OffboardHooks = { ...this.deps.testHooks, onStep: (job) => draw(job) };
+    let result;
+    try {
       result = await approvals.runOffboarding(customerId, jobId, hooks);
+      // Another runner holds the job: if it is alive it finishes the job; if it died, its lock expires and it is
+      // taken over here.
+      while (!result) {
+        if (this.stopped || (await approvals.offboarding.job(customerId, jobId)).state !== 'running') return;
+        await this.wait(Math.min(await approvals.offboarding.lockRemainingMs(customerId, jobId), LOCK_POLL_MS) + LOCK_RETRY_MARGIN_MS);
+        if (this.stopped) return;
+        result = await approvals.runOffboarding(customerId, jobId, hooks);
+      }
+      draw(result.job, result.request);
+    } finally {
+      // Also when the job stopped (a crash): the states it reached are drawn before this run ends.
+      await drawing;
     }
     const { job, request, finished } = result;
-    await this.drawAll(customerId, job, request);
     // Under four eyes: requester and approver get the outcome in their 1:1 chats, once.
     if (finished && request) {
       const card = await this.approvalView(customerId, request, job, translator(job.cards.find((c) => c.kind === 'approval')?.locale).locale);

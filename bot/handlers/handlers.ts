@@ -395,8 +395,10 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const result = await ctx.approvals.decide(customer.id, cmd.requestId, cmd.decision, ctx.caller, { isAdmin: ctx.caller.role === 'admin', offboardCards });
     const request = result.request;
     const offboardJob = await ctx.approvals.offboardJobOf(customer.id, request);
-    // Its job runs in the background once this answer has gone; it tells the outcome when it ends.
-    if (offboardJob?.state === 'running') ctx.afterTurn(() => void ctx.offboardRunner.launch(customer.id, offboardJob.jobId));
+    // Its job runs in the background once this answer has gone, and finishes the request (telling the outcome) when it
+    // ends; a click on a request left "being applied" by a crash starts it again (one runner per job).
+    const offboardPending = !!offboardJob && request.state === 'approved';
+    if (offboardJob && offboardPending) ctx.afterTurn(() => void ctx.offboardRunner.launch(customer.id, offboardJob.jobId));
     let notice: string | undefined;
     if (result.kind === 'refused') notice = ctx.t(result.reason === 'ownRequest' ? 'approval.ownRequest' : result.reason === 'notRequester' ? 'approval.notRequester' : 'approval.notAdmin');
     if (result.kind !== 'refused' && result.temporaryPassword) notice = await deliverApprovedPassword(ctx, customer, request, result);
@@ -408,7 +410,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
       const base = await approvalView(ctx, customer, request, { decide: false, withdraw: false });
       if (request.card) await ctx.approvalChannel.update(request.card, base);
       const agents = [...new Set([request.requester.id, ctx.caller.id])];
-      if (offboardJob?.state !== 'running') await Promise.all(agents.map((id) => ctx.approvalChannel.notify(id, base)));
+      if (!offboardPending) await Promise.all(agents.map((id) => ctx.approvalChannel.notify(id, base)));
     }
     return approvalView(ctx, customer, request, viewerOf(ctx, request), notice);
   },
