@@ -42,6 +42,13 @@ interface Counts {
   unlicensed: number;
   deleted: number;
 }
+/** A change of more users than one change takes, running on the server (bot/tab/api.ts, services/bulkChanges.ts). */
+interface JobProgress {
+  job: { id: string; kind: 'licenses' | 'delete'; state: 'running' | 'undoing' | 'done' | 'refused' | 'incomplete'; total: number; processed: number; changed: number };
+  message: string;
+  subscriptions?: Subscription[];
+  counts?: Counts;
+}
 interface Me {
   name: string;
   role: string;
@@ -50,6 +57,8 @@ interface Me {
 }
 
 const INIT_TIMEOUT_MS = 2000;
+/** How often a running bulk change's progress is asked for. */
+const JOB_POLL_MS = 500;
 const ROLES = ['user', 'global-admin', 'billing-admin', 'user-admin', 'password-admin', 'helpdesk-admin', 'service-admin'];
 
 const config = JSON.parse(document.getElementById('tab-config')?.textContent ?? '{}') as Config;
@@ -472,8 +481,33 @@ class UsersTab {
     this.say(message);
   }
 
+  /**
+   * A change the server runs as a job (more users than one change takes): its progress in the status line and a
+   * progress bar until it ends; then the view is drawn again from the store, whatever the outcome.
+   */
+  private async followJob(started: JobProgress): Promise<void> {
+    const path = `/customers/${encodeURIComponent(this.customerId)}/jobs/${encodeURIComponent(started.job.id)}`;
+    const bar = el('progress', { id: 'job-progress', max: String(started.job.total), value: '0', 'aria-label': t('tab.actions') });
+    document.getElementById('selection')?.replaceChildren(bar);
+    let progress = started;
+    while (progress.job.state === 'running' || progress.job.state === 'undoing') {
+      this.say(progress.message);
+      bar.value = progress.job.processed;
+      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+      const next = await this.api.call<JobProgress>('GET', path);
+      if (!next.ok) {
+        this.renderSelection(true);
+        return this.fail(next.problem);
+      }
+      progress = next.value;
+    }
+    const summary = progress.subscriptions && progress.counts ? { subscriptions: progress.subscriptions, counts: progress.counts } : undefined;
+    await this.afterChange(progress.message, summary);
+    if (progress.job.state !== 'done') this.fail({ status: 409, error: 'refused', message: progress.message });
+  }
+
   private async changeLicenses(change: { add?: string[]; remove?: string[] }): Promise<void> {
-    const result = await this.api.call<{ results: unknown[]; subscriptions: Subscription[]; counts: Counts }>('POST', `/customers/${encodeURIComponent(this.customerId)}/licenses`, {
+    const result = await this.api.call<{ results: unknown[]; subscriptions: Subscription[]; counts: Counts } | JobProgress>('POST', `/customers/${encodeURIComponent(this.customerId)}/licenses`, {
       operationId: crypto.randomUUID(),
       ...this.target(),
       add: change.add ?? [],
@@ -488,6 +522,7 @@ class UsersTab {
       }
       return this.fail(problem);
     }
+    if ('job' in result.value) return this.followJob(result.value);
     await this.afterChange(t('tab.licensesChanged', { count: result.value.results.length }), result.value);
   }
 
@@ -503,11 +538,12 @@ class UsersTab {
     no.addEventListener('click', () => this.renderSelection(true));
     yes.addEventListener('click', async () => {
       yes.disabled = true;
-      const result = await this.api.call<{ deleted: unknown[]; subscriptions: Subscription[]; counts: Counts }>('POST', `/customers/${encodeURIComponent(this.customerId)}/delete`, { operationId: crypto.randomUUID(), ...this.target() });
+      const result = await this.api.call<{ deleted: unknown[]; subscriptions: Subscription[]; counts: Counts } | JobProgress>('POST', `/customers/${encodeURIComponent(this.customerId)}/delete`, { operationId: crypto.randomUUID(), ...this.target() });
       if (!result.ok) {
         this.renderSelection(true);
         return this.fail(result.problem);
       }
+      if ('job' in result.value) return this.followJob(result.value);
       await this.afterChange(t('delete.done', { count: result.value.deleted.length }), result.value);
     });
   }
