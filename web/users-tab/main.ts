@@ -100,6 +100,10 @@ function applyTheme(theme: string | undefined): void {
 const main = document.getElementById('app') as HTMLElement;
 const status = document.getElementById('status') as HTMLElement;
 
+const summaryPath = (customerId: string) => `/customers/${encodeURIComponent(customerId)}`;
+const usersPath = (customerId: string, query: { filter: string; role: string; search: string }, offset: number, order: 'asc' | 'desc') =>
+  `/customers/${encodeURIComponent(customerId)}/users?${new URLSearchParams({ ...query, offset: String(offset), order }).toString()}`;
+
 function notInTeams(): void {
   document.body.dataset.host = 'standalone';
   status.textContent = t('tab.openInTeams');
@@ -124,6 +128,10 @@ async function start(): Promise<void> {
     return notInTeams();
   }
   let subPage: { customer?: string; filter?: string } = {};
+  const getToken = () => authentication.getAuthToken();
+  // The context and the token are asked for together: each is a round trip to the Teams host.
+  const tokenAsked = config.mode === 'config' ? undefined : withTimeout(getToken(), 10_000);
+  tokenAsked?.catch(() => undefined);
   try {
     const context = await withTimeout(app.getContext(), INIT_TIMEOUT_MS);
     applyTheme(context.app.theme);
@@ -132,16 +140,21 @@ async function start(): Promise<void> {
     // The default theme will do.
   }
   app.registerOnThemeChangeHandler(applyTheme);
-  if (config.mode === 'config') return configure();
-  const getToken = () => authentication.getAuthToken();
+  if (!tokenAsked) return configure();
   let token: string;
   try {
-    token = await withTimeout(getToken(), 10_000);
+    token = await tokenAsked;
   } catch {
     app.notifyFailure({ reason: app.FailedReason.AuthFailed });
     return notInTeams();
   }
   const api = new TabApi(token, getToken, config.locale);
+  // The first screen's reads go out with /me, not after it (the server checks the token and the role on each).
+  api.prefetch('/customers?q=');
+  if (subPage.customer) {
+    api.prefetch(summaryPath(subPage.customer));
+    api.prefetch(usersPath(subPage.customer, { filter: subPage.filter ?? 'all', role: '', search: '' }, 0, 'asc'));
+  }
   const me = await api.call<Me>('GET', '/me');
   if (!me.ok) {
     app.notifyFailure({ reason: app.FailedReason.AuthFailed });
@@ -197,12 +210,13 @@ class UsersTab {
     status.remove();
     main.removeAttribute('aria-busy');
     main.append(this.root);
-    void this.renderPicker().then(() => {
-      if (this.start.customer) {
-        if (this.start.filter) this.filter = this.start.filter;
-        void this.openCustomer(this.start.customer);
-      }
-    });
+    // The deep link's customer opens while the picker's list arrives (its select shows the customer once filled).
+    // (renderPicker puts the customer view in place before its first await.)
+    void this.renderPicker();
+    if (this.start.customer) {
+      if (this.start.filter) this.filter = this.start.filter;
+      void this.openCustomer(this.start.customer);
+    }
   }
 
   private say(message: string): void {
@@ -254,7 +268,7 @@ class UsersTab {
   // ---------------------------------------------------------------- one customer
 
   private async loadSummary(): Promise<boolean> {
-    const summary = await this.api.call<{ customer: { id: string; name: string }; subscriptions: Subscription[]; counts: Counts }>('GET', `/customers/${encodeURIComponent(this.customerId)}`);
+    const summary = await this.api.call<{ customer: { id: string; name: string }; subscriptions: Subscription[]; counts: Counts }>('GET', summaryPath(this.customerId));
     if (!summary.ok) {
       this.fail(summary.problem);
       return false;
@@ -344,8 +358,7 @@ class UsersTab {
       scroller,
       6,
       async (offset) => {
-        const q = new URLSearchParams({ ...this.viewQuery(), offset: String(offset), order: this.order });
-        const page = await this.api.call<{ total: number; users: Row[] }>('GET', `/customers/${encodeURIComponent(this.customerId)}/users?${q.toString()}`);
+        const page = await this.api.call<{ total: number; users: Row[] }>('GET', usersPath(this.customerId, this.viewQuery(), offset, this.order));
         if (!page.ok) {
           this.fail(page.problem);
           return null;
