@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { auditEntry, formatAudit } from './audit';
+import { AUDIT_CAP } from './directories/constants';
 import { MAX_USERS_PER_CHANGE, type DirectoryService } from './directory';
 import { DirectoryError, isDirectoryError, type ErrorParams } from './errors';
 import type { Actor, LicenseChangeResult } from './types';
@@ -23,7 +25,8 @@ import type { Actor, LicenseChangeResult } from './types';
  */
 export const MAX_BULK_USERS = 50_000;
 const CHUNK = MAX_USERS_PER_CHANGE;
-const LOCK_TTL_MS = 60_000;
+/** Renewed before every chunk: a chunk of 500 on Graph (25 batches, throttled) can take most of a minute. */
+const LOCK_TTL_MS = 120_000;
 /** A finished job is kept this long, so its outcome can still be read and a repeated request answers with it. */
 const JOB_TTL_MS = 24 * 3600_000;
 
@@ -59,6 +62,18 @@ const CREATE_JOB = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+/**
+ * The job's end and its audit entry in one atomic step (both under the customer's hash tag): a resumed job that had
+ * already ended writes nothing again.
+ */
+const FINISH_JOB = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'done' or state == 'refused' or state == 'incomplete' then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
 return 1
 `;
 const RENEW_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
@@ -210,7 +225,7 @@ export class BulkChangeService {
         changed += applied.length;
         await this.redis.hset(key, `r:${i}`, JSON.stringify(applied.map((a) => [a.userId, a.version, a.added.join(','), a.removed.join(',')])), 'next', String(i + 1), 'processed', String(processed), 'changed', String(changed));
       }
-      await this.redis.hset(key, 'state', 'done');
+      await this.finish(job, 'done', { processed, changed });
     } catch (err) {
       // Not a refusal: Redis away, or a directory that needs the agent's sign-in (a resume at start-up has no agent).
       if (!isDirectoryError(err) || err.code === 'SIGN_IN_REQUIRED') throw err;
@@ -274,8 +289,18 @@ export class BulkChangeService {
       }
       await this.redis.hset(key, `x:${i}`, '1', 'undone', String(undone), 'notUndone', String(notUndone));
     }
-    await this.redis.hset(key, 'state', notUndone ? 'incomplete' : 'refused');
+    await this.finish(job, notUndone ? 'incomplete' : 'refused', { undone, notUndone });
     return this.job(customerId, jobId);
+  }
+
+  /** Ends the job with one audit entry naming the owner, how many users, and the outcome. */
+  private async finish(job: BulkJob, state: 'done' | 'refused' | 'incomplete', counts: { processed?: number; changed?: number; undone?: number; notUndone?: number }): Promise<void> {
+    const change = job.change.kind === 'licenses' ? `+${job.change.add.join(',')} -${job.change.remove.join(',')} ` : '';
+    const result = state === 'done' ? 'ok' : `${state}: ${job.error?.code ?? ''}`;
+    const detail = `${change}${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    const action = job.change.kind === 'licenses' ? 'bulk-change-licenses' : 'bulk-delete';
+    const entry = formatAudit(auditEntry(this.directory.clock.now(), job.owner, action, `${job.total} user(s)`, result, detail));
+    await this.redis.eval(FINISH_JOB, 2, this.key(job.customerId, job.jobId), this.directory.keys.customerKey(job.customerId, 'audit'), state, entry, String(AUDIT_CAP));
   }
 
   /** Changes users back as one directory change; how many came back. */

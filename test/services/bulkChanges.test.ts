@@ -23,6 +23,7 @@ describe.each(BACKENDS)('%s directory', (kind) => {
   const versions = (list: CustomerUser[]) => Object.fromEntries(list.map((u) => [u.id, u.version]));
   const all = () => d.directory.listAllUsers(d.customerId, {}, 5000);
   const licenseChangesAudited = async () => (await d.directory.audit(d.customerId, 1, 100)).entries.filter((e) => e.action === 'change-licenses' && e.result === 'ok').length;
+  const jobEntries = async () => (await d.directory.audit(d.customerId, 1, 100)).entries.filter((e) => e.action.startsWith('bulk-'));
   const seatsLeft = async (sku: string) => (await d.directory.getSubscriptions(d.customerId)).find((s) => s.skuId === sku)?.availableSeats;
 
   /** E3 seats: exactly what assigning it to the whole selection needs, plus `spare`. */
@@ -43,8 +44,9 @@ describe.each(BACKENDS)('%s directory', (kind) => {
         expect(job).toMatchObject({ state: 'done', total: SELECTED, processed: SELECTED, changed: SELECTED - HOLDERS, undone: 0, notUndone: 0 });
         const after = (await all()).filter((u) => u.username !== 'zz-outsider');
         expect(after.filter((u) => u.licenses.includes(d.sku.E3))).toHaveLength(SELECTED);
-        // One directory change per chunk, each audited once.
+        // One directory change per chunk, each audited once, and the job's outcome once.
         expect(await licenseChangesAudited()).toBe(2);
+        expect(await jobEntries()).toEqual([expect.objectContaining({ actorId: d.admin.id, action: 'bulk-change-licenses', target: `${SELECTED} user(s)`, result: 'ok', detail: expect.stringContaining(`changed=${SELECTED - HOLDERS}`) })]);
         expect(await seatsLeft(d.sku.E3)).toBe(0);
         expect(await bulk.runningJobs()).not.toContainEqual({ customerId: d.customerId, jobId });
         // The same start again is the same job: nothing runs twice.
@@ -92,6 +94,7 @@ describe.each(BACKENDS)('%s directory', (kind) => {
         // Only the holders from before and the outsider (the other agent's change stands).
         expect(after.filter((u) => u.licenses.includes(d.sku.E3)).map((u) => u.username).sort()).toEqual([...selected.filter((u) => u.licenses.length).map((u) => u.username), 'zz-outsider'].sort());
         expect(await seatsLeft(d.sku.E3)).toBe(SELECTED - HOLDERS - 1);
+        expect(await jobEntries()).toEqual([expect.objectContaining({ action: 'bulk-change-licenses', result: 'refused: NO_SEATS', detail: expect.stringContaining(`undone=${job?.changed} notUndone=0`) })]);
       }),
     ));
 
@@ -138,6 +141,7 @@ describe.each(BACKENDS)('%s directory', (kind) => {
         expect(after.filter((u) => u.licenses.includes(d.sku.E3))).toHaveLength(SELECTED);
         // The replayed chunk answered with its first result: two changes in all, as without the crash.
         expect(await licenseChangesAudited()).toBe(2);
+        expect(await jobEntries()).toHaveLength(1);
         expect(await seatsLeft(d.sku.E3)).toBe(0);
       }),
     ));
@@ -147,6 +151,7 @@ describe.each(BACKENDS)('%s directory', (kind) => {
       d.as(d.admin, async () => {
         const jobId = await bulk.start(d.customerId, versions(selected), { kind: 'delete' }, { actor: d.admin, operationId: op() });
         expect(await bulk.run(d.customerId, jobId)).toMatchObject({ state: 'done', changed: SELECTED });
+        expect(await jobEntries()).toEqual([expect.objectContaining({ action: 'bulk-delete', result: 'ok' })]);
         expect((await all()).map((u) => u.username)).toEqual(['zz-outsider']);
         expect(await seatsLeft(d.sku.E3)).toBe(SELECTED);
         const deleted = await d.directory.listDeletedUsers(d.customerId);
