@@ -21,7 +21,8 @@ import type { Actor, LicenseChangeResult } from './types';
  *           changed it in between, "incomplete" with the count.
  *
  * One hash holds the job (its users in chunk fields `u:<n>`, results in `r:<n>`, undo marks in `x:<n>`); a lock with
- * a lease keeps one runner per job; jobs left running are resumed at start-up and when their progress is asked for.
+ * a lease keeps one runner per job; jobs left running are resumed at start-up, when their progress is asked for, and
+ * when their owner opens the customer in the tab (a directory acting with the agent's sign-in, Graph, resumes then).
  */
 export const MAX_BULK_USERS = 50_000;
 const CHUNK = MAX_USERS_PER_CHANGE;
@@ -166,6 +167,13 @@ export class BulkChangeService {
     };
   }
 
+  /** The running jobs of one owner in one customer (resumed with the owner's sign-in when the owner opens it). */
+  async runningJobsOf(customerId: string, ownerId: string): Promise<string[]> {
+    const ids = (await this.runningJobs()).filter((j) => j.customerId === customerId).map((j) => j.jobId);
+    const owners = await Promise.all(ids.map((id) => this.redis.hget(this.key(customerId, id), 'ownerId')));
+    return ids.filter((_, i) => owners[i] === ownerId);
+  }
+
   async runningJobs(): Promise<Array<{ customerId: string; jobId: string }>> {
     return (await this.redis.smembers(this.directory.keys.runningBulkJobs())).map((m) => {
       const [customerId, jobId] = m.split(' ');
@@ -184,6 +192,8 @@ export class BulkChangeService {
     if ((await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return null;
     const renew = () => this.redis.eval(RENEW_LOCK, 1, lockKey, token, String(LOCK_TTL_MS));
     try {
+      // A job waiting to be resumed does not expire half-done: its day starts again with every run.
+      await this.redis.pexpire(key, JOB_TTL_MS);
       let job = await this.job(customerId, jobId);
       if (job.state === 'running') job = await this.apply(job, hooks, renew);
       if (job.state === 'undoing') job = await this.undo(job, renew);

@@ -244,8 +244,10 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
 
   server.get(
     `${TAB_API}/customers/:customerId`,
-    route('customer', 'users', async (req) => {
+    route('customer', 'users', async (req, caller) => {
       const customerId = customerOf(req);
+      // A bulk change of this agent's that an instance left paused goes on now, with this agent's sign-in.
+      for (const jobId of await deps.bulk.runningJobsOf(customerId, caller.id)) runJob(customerId, jobId);
       const [customer, { subscriptions, counts }] = await Promise.all([directory.getCustomer(customerId), directory.getSubscriptionsAndCounts(customerId)]);
       return { customer: { id: customer.id, name: customer.name, domains: customer.domains }, subscriptions, counts };
     }),
