@@ -496,6 +496,7 @@ export const ko: Catalog = {
   'tab.approvalRequired': '이 고객은 이중 승인이 켜져 있습니다. 봇에서 이 변경을 요청하세요(카드가 다른 관리 에이전트에게 승인을 요청합니다). 아무것도 변경되지 않았습니다.',
   'tab.openInTab': '탭에서 열기',
   'tab.actions': '선택한 사용자에 대한 작업',
+  'tab.job.progress': '변경 진행률',
   'tab.job.changing': '라이선스 변경 중: 사용자 {count}명 중 {done}명 완료\u2026',
   'tab.job.deleting': '삭제 중: 사용자 {count}명 중 {done}명 완료\u2026',
   'tab.job.undoing': '변경 도중 거부되었습니다({reason}). 이미 변경된 사용자를 되돌리는 중\u2026',

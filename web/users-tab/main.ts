@@ -500,7 +500,7 @@ class UsersTab {
    */
   private async followJob(started: JobProgress): Promise<void> {
     const path = `/customers/${encodeURIComponent(this.customerId)}/jobs/${encodeURIComponent(started.job.id)}`;
-    const bar = el('progress', { id: 'job-progress', max: String(started.job.total), value: '0', 'aria-label': t('tab.actions') });
+    const bar = el('progress', { id: 'job-progress', max: String(started.job.total), value: '0', 'aria-label': t('tab.job.progress') });
     document.getElementById('selection')?.replaceChildren(bar);
     let progress = started;
     while (progress.job.state === 'running' || progress.job.state === 'undoing') {
