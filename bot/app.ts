@@ -20,6 +20,7 @@ import { translator } from '../cards/i18n';
 import { AdminBot, AFTER_TURN } from './adminBot';
 import { OffboardRunner } from './offboardRunner';
 import type { OffboardHooks } from '../services/offboarding';
+import { BulkChangeService } from '../services/bulkChanges';
 import { ApprovalService } from '../services/approvals';
 import { ApprovalChannel } from './approvalChannel';
 import { malformedActivityField } from './incomingActivity';
@@ -298,8 +299,10 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     },
   });
   // The Users and licenses tab (Teams SSO only) and its JSON API: the same service calls and roles as the bot's.
+  const bulk = new BulkChangeService(directory);
   registerTabRoutes(server, {
     directory,
+    bulk,
     approvals,
     agents,
     vault,
@@ -347,6 +350,13 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
             .resumeAll()
             .then((n) => n && logger.info({ jobs: n }, 'resuming offboarding jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume offboarding jobs now; they resume at the next start'));
+          // Bulk changes of the users tab likewise (a directory that needs the agent's sign-in resumes when the agent's
+          // page asks for the job's progress).
+          void bulk
+            .runningJobs()
+            .then((jobs) => Promise.all(jobs.map((j) => bulk.run(j.customerId, j.jobId).catch((err: Error) => logger.warn({ err: err.message, job: j.jobId }, 'bulk change not resumed now')))))
+            .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed bulk changes'))
+            .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume bulk changes now; they resume at the next start'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });

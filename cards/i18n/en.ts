@@ -512,6 +512,12 @@ export const en = {
   'tab.approvalRequired': 'Four-eyes approvals are on for this customer: request this change from the bot (its card asks a second admin agent). Nothing was changed.',
   'tab.openInTab': 'Open in tab',
   'tab.actions': 'Actions for the selected users',
+  'tab.job.progress': 'Progress of the change',
+  'tab.job.changing': 'Changing licenses: {done} of {count} users done\u2026',
+  'tab.job.deleting': 'Deleting: {done} of {count} users done\u2026',
+  'tab.job.undoing': 'Refused part-way ({reason}); changing back the users already changed\u2026',
+  'tab.job.refused': 'Refused: {reason} Nothing was changed.',
+  'tab.job.incomplete': { one: 'Refused part-way: {reason} Everyone was changed back except {count} user somebody else changed meanwhile; check the audit log.', other: 'Refused part-way: {reason} Everyone was changed back except {count} users somebody else changed meanwhile; check the audit log.' },
   'tab.table': 'Users of {customer}',
 } satisfies Record<string, Message>;
 

@@ -515,5 +515,11 @@ export const ko: Catalog = {
   'tab.approvalRequired': '이 고객은 이중 승인이 켜져 있습니다. 봇에서 이 변경을 요청하세요(카드가 다른 관리 에이전트에게 승인을 요청합니다). 아무것도 변경되지 않았습니다.',
   'tab.openInTab': '탭에서 열기',
   'tab.actions': '선택한 사용자에 대한 작업',
+  'tab.job.progress': '변경 진행률',
+  'tab.job.changing': '라이선스 변경 중: 사용자 {count}명 중 {done}명 완료\u2026',
+  'tab.job.deleting': '삭제 중: 사용자 {count}명 중 {done}명 완료\u2026',
+  'tab.job.undoing': '변경 도중 거부되었습니다({reason}). 이미 변경된 사용자를 되돌리는 중\u2026',
+  'tab.job.refused': '거부됨: {reason} 아무것도 변경되지 않았습니다.',
+  'tab.job.incomplete': '변경 도중 거부됨: {reason} 그 사이 다른 사람이 변경한 사용자 {count}명을 제외하고 모두 되돌렸습니다. 감사 로그를 확인하세요.',
   'tab.table': '{customer}의 사용자',
 };

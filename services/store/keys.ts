@@ -56,6 +56,11 @@
  *   <root>{c:<id>}:offboard:<jobId>      hash   an offboarding job: user, colleague, licenses, each finished step, state
  *   <root>{c:<id>}:offboard:<jobId>:lock string the instance running that job (expires unless the job ends first)
  *   <root>offboard-jobs                  set    "<customerId> <jobId>" of running offboardings, resumed at start-up
+ *   <root>{c:<id>}:bulk:<jobId>          hash   a bulk change of more users than one change takes (services/bulkChanges.ts):
+ *                                               owner, change, state, counters, each chunk's users `u:<n>`, what it
+ *                                               changed `r:<n>`, undo marks `x:<n>`; 24 h
+ *   <root>{c:<id>}:bulk:<jobId>:lock     string the instance running that job (expires unless renewed per chunk)
+ *   <root>bulk-jobs                      set    "<customerId> <jobId>" of running bulk changes, resumed at start-up
  *   <root>approvals-channel              string JSON conversation reference of the partner's approvals channel
  *
  * sortKey = lower(displayName) + "\x01" + lower(UPN): sorting by it sorts by display name, and the
@@ -133,6 +138,12 @@ export class KeyLayout {
   }
   runningOffboardings(): string {
     return `${this.root}offboard-jobs`;
+  }
+  bulkJob(customerId: string, jobId: string, part: '' | ':lock' = ''): string {
+    return `${this.tag(customerId)}:bulk:${jobId}${part}`;
+  }
+  runningBulkJobs(): string {
+    return `${this.root}bulk-jobs`;
   }
   approvalsChannel(): string {
     return `${this.root}approvals-channel`;
