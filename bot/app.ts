@@ -10,7 +10,7 @@ import { ImportRunner } from './importRunner';
 import { Clock, DirectoryService, systemClock } from '../services/directory';
 import type { DirectoryBackend } from '../services/directories/port';
 import { createGraphDirectory } from '../services/directories/graph';
-import type { Caller } from '../services/caller';
+import { runAsCaller, type Caller } from '../services/caller';
 import type { Actor } from '../services/types';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
@@ -350,11 +350,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
             .resumeAll()
             .then((n) => n && logger.info({ jobs: n }, 'resuming offboarding jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume offboarding jobs now; they resume at the next start'));
-          // Bulk changes of the users tab likewise (a directory that needs the agent's sign-in resumes when the agent's
-          // page asks for the job's progress).
+          // Bulk changes of the users tab likewise, as their owner (a directory that needs the owner's sign-in and cannot
+          // have it now resumes when the owner's page asks for the job or opens the customer).
+          const resumeBulk = async (customerId: string, jobId: string) => {
+            const caller = await callerFor((await bulk.job(customerId, jobId)).owner);
+            if (!caller) return logger.warn({ job: jobId, customer: customerId }, 'bulk change waits: no token for its owner now');
+            await runAsCaller(caller, () => bulk.run(customerId, jobId));
+          };
           void bulk
             .runningJobs()
-            .then((jobs) => Promise.all(jobs.map((j) => bulk.run(j.customerId, j.jobId).catch((err: Error) => logger.warn({ err: err.message, job: j.jobId }, 'bulk change not resumed now')))))
+            .then((jobs) => Promise.all(jobs.map((j) => resumeBulk(j.customerId, j.jobId).catch((err: Error) => logger.warn({ err: err.message, job: j.jobId }, 'bulk change not resumed now')))))
             .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed bulk changes'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume bulk changes now; they resume at the next start'));
           const address = server.address();

@@ -269,7 +269,7 @@ export class OffboardingService {
                 try {
                   await this.directory.changeLicenses(customerId, [{ userId: job.colleagueId }], { add: job.moved }, { actor, operationId: op(step) });
                 } catch (err) {
-                  if (!isDirectoryError(err)) throw err;
+                  if (!isDirectoryError(err) || err.code === 'SIGN_IN_REQUIRED') throw err;
                   // The user is offboarded either way; the card and the audit say the colleague did not get them.
                   transferError = err.code;
                 }
@@ -298,7 +298,8 @@ export class OffboardingService {
         }
         await this.redis.hset(key, 'state', 'done');
       } catch (err) {
-        if (!isDirectoryError(err)) throw err;
+        // Not a refusal: Redis away, or the agent's sign-in not to be had now (Graph); the job resumes later.
+        if (!isDirectoryError(err) || err.code === 'SIGN_IN_REQUIRED') throw err;
         await this.redis.hset(key, 'state', 'failed', 'error', err.code);
       }
       await this.redis.srem(this.keys.runningOffboardings(), `${customerId} ${jobId}`);
