@@ -214,16 +214,17 @@ function* parseRecords(chunks: Iterable<Buffer>, delimiter: string): Generator<C
   // Line numbers: csv-parse's own line count is off after empty lines and after CRLF inside quotes, so each
   // record's first line is counted here from where the previous record ended (info.bytes, in UTF-8 bytes of the
   // text), skipping the empty lines in between.
-  // A line ends at LF, at CRLF, or at a CR alone (the old Mac line ending, which csv-parse also reads as one).
   const text = new ByteWindow();
-  const endsLine = (at: number) => text.at(at) === 0x0a || (text.at(at) === 0x0d && text.at(at + 1) !== 0x0a);
   let cursor = 0;
   let lineNo = 1;
   let previousEnd = 0;
   let ready: CsvRow[] = [];
   const push = (r: ParsedRecord) => {
-    for (; cursor < previousEnd; cursor++) if (endsLine(cursor)) lineNo++;
-    for (let b = text.at(cursor); cursor < text.end && (b === 0x0a || b === 0x0d); b = text.at(++cursor)) if (endsLine(cursor)) lineNo++;
+    if (cursor < previousEnd) {
+      lineNo += text.lineEnds(cursor, previousEnd);
+      cursor = previousEnd;
+    }
+    for (let b = text.at(cursor); cursor < text.end && (b === 0x0a || b === 0x0d); b = text.at(++cursor)) if (text.endsLine(cursor)) lineNo++;
     previousEnd = r.info.bytes;
     if (r.record.some((c) => c.trim() !== '')) ready.push({ line: lineNo, cells: r.record });
   };
@@ -257,6 +258,26 @@ class ByteWindow {
   at(offset: number): number | undefined {
     for (const c of this.chunks) if (offset < c.start + c.bytes.length) return offset >= c.start ? c.bytes[offset - c.start] : undefined;
     return undefined;
+  }
+  /** A line ends at LF, at CRLF, or at a CR alone (the old Mac line ending, which csv-parse also reads as one). */
+  endsLine(offset: number): boolean {
+    const b = this.at(offset);
+    return b === 0x0a || (b === 0x0d && this.at(offset + 1) !== 0x0a);
+  }
+  /** How many lines end in [from, to): every LF, and every CR not followed by an LF (found by indexOf, not byte by byte). */
+  lineEnds(from: number, to: number): number {
+    let count = 0;
+    for (const c of this.chunks) {
+      const lo = Math.max(from, c.start) - c.start;
+      const hi = Math.min(to, c.start + c.bytes.length) - c.start;
+      if (lo >= hi) continue;
+      for (let at = c.bytes.indexOf(0x0a, lo); at >= 0 && at < hi; at = c.bytes.indexOf(0x0a, at + 1)) count++;
+      for (let at = c.bytes.indexOf(0x0d, lo); at >= 0 && at < hi; at = c.bytes.indexOf(0x0d, at + 1)) if (!this.isLf(c.start + at + 1)) count++;
+    }
+    return count;
+  }
+  private isLf(offset: number): boolean {
+    return this.at(offset) === 0x0a;
   }
   dropBefore(offset: number): void {
     while (this.chunks.length > 1 && this.chunks[0].start + this.chunks[0].bytes.length <= offset) this.chunks.shift();
