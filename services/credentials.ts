@@ -9,6 +9,8 @@ import type { RedisClient } from './store/redis';
  * - a "Save and add another" series keeps its entries encrypted under a key carried by the form card;
  * - a download keeps the CSV encrypted (AES-256-GCM) under a key that is part of the link and stored
  *   nowhere; Redis holds the ciphertext and a hash of the link's id, both deleted on first use or expiry.
+ *   A large file (an import's results) is written in parts, each sealed under that key as it is made and bound to its
+ *   place, so that neither the writer nor the download route ever holds the whole file.
  */
 export const DOWNLOAD_TTL_MS = 10 * 60 * 1000;
 export const SERIES_TTL_MS = 24 * 60 * 60 * 1000;
