@@ -6,7 +6,7 @@ import { DirectoryService } from '../directory';
 import { DirectoryError, isDirectoryError } from '../errors';
 import type { Actor, Customer, Subscription, UserRole } from '../types';
 import { validateDomain, validateName, validateRole, validateSkuIds, validateUpn, validateUsageLocation, validateUsername } from '../validation';
-import { CsvLimits, CsvProblem, CsvRow, openCsv, SPEC_LIMITS } from './csvFile';
+import { CsvEnd, CsvLimits, CsvProblem, CsvRow, openCsv, SPEC_LIMITS } from './csvFile';
 import { countryCode, Field, mapHeaders } from './templates';
 
 /**
@@ -170,7 +170,7 @@ export class ImportService {
     const rowsKey = this.keys.importJob(customerId, jobId, ':rows');
     // The rows go to Redis a window at a time as they are read. The job exists (has a state) only once all are there;
     // a file refused further down (malformed, too many rows) takes back what was stored of it.
-    let end;
+    let end: CsvEnd | undefined;
     try {
       let batch: string[] = [];
       const flush = async () => {
@@ -211,7 +211,7 @@ export class ImportService {
     return job;
   }
 
-  /** The job's rows in file order, a window at a time, from row `from` on. */
+  /** The job's rows in file order, a window at a time (`from`: the index of the window's first row). */
   private async *windows(customerId: string, jobId: string, total: number): AsyncGenerator<{ from: number; rows: CsvRow[] }> {
     const key = this.keys.importJob(customerId, jobId, ':rows');
     for (let from = 0; from < total; from += WINDOW) {

@@ -314,6 +314,33 @@ describe('streamed in windows of 1,000 rows', () => {
     expect(await partsKeys(h.t)).toEqual([]);
   });
 
+  test('a results file in parts opens once, in order: parts swapped or missing in Redis make the download gone', async () => {
+    const h = await make();
+    const write = async (parts: string[]) => {
+      const download = h.vault.newPartedDownload();
+      const key = `${h.t.root}{c:contoso}:import:test:out:${parts.length}`;
+      await h.t.redis.rpush(key, ...parts.map((p, i) => download.seal(i, p)));
+      return { token: await h.vault.createPartedDownload('agent', 'results.csv', download, key, parts.length), key };
+    };
+    const whole = await write(['a,b\r\n', '1,2\r\n', '3,4\r\n']);
+    expect(await h.t.redis.pttl(whole.key)).toBeLessThanOrEqual(10 * 60 * 1000); // as long as the link
+    expect(await h.vault.redeemDownload(whole.token)).toEqual({ ok: true, filename: 'results.csv', content: 'a,b\r\n1,2\r\n3,4\r\n' });
+    expect(await h.vault.redeemDownload(whole.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(whole.key)).toBe(0);
+
+    const swapped = await write(['a,b\r\n', '1,2\r\n', '3,4\r\n', '5,6\r\n']);
+    const [second, third] = [await h.t.redis.lindex(swapped.key, 1), await h.t.redis.lindex(swapped.key, 2)];
+    await h.t.redis.lset(swapped.key, 1, third!);
+    await h.t.redis.lset(swapped.key, 2, second!);
+    expect(await h.vault.redeemDownload(swapped.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(swapped.key)).toBe(0);
+
+    const expired = await write(['a,b\r\n', '1,2\r\n']);
+    h.t.clock.advance(10 * 60 * 1000);
+    expect(await h.vault.redeemDownload(expired.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(expired.key)).toBe(0);
+  });
+
   test('no password is in Redis in clear, and no step asks Redis for more than a window of rows or outcomes', async () => {
     const h = await make(BIG_SEED);
     const lranges: number[] = [];
