@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
@@ -271,7 +272,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     res.setHeader('Pragma', 'no-cache');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    const result = await vault.redeemDownload(String(req.params.token ?? ''));
+    const result = await vault.openDownload(String(req.params.token ?? ''));
     if (!result.ok) {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       // A browser, not a Teams turn: the language comes from its first Accept-Language preference.
@@ -281,7 +282,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     }
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${result.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
-    res.sendRaw(200, result.content);
+    // Sent part by part as it is read (a large import's results are never held whole); a part that cannot be read
+    // after the answer began cuts the connection, so that the browser reports a failed download, not a short file.
+    res.writeHead(200);
+    try {
+      for await (const part of result.parts) if (!res.write(part)) await once(res, 'drain');
+      res.end();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'a download stopped before its end');
+      res.destroy();
+    }
   });
   // The Import users dialog's page and upload (a Teams dialog, so that a CSV can be imported from any chat).
   registerImportDialogRoutes(server, {

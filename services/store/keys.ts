@@ -49,6 +49,11 @@
  *   <root>{c:<id>}:import:<jobId>:rows   list   the file's rows as JSON {line, cells}
  *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
  *   <root>{c:<id>}:import:<jobId>:lock   string the instance running the job (expires unless renewed)
+ *   <root>{c:<id>}:import:<jobId>:out:<run>  list  a run's results CSV, a part per 1,000 rows, each AES-GCM sealed
+ *                                               under that run's download key (held in memory only); 2 days, then as
+ *                                               long as the download (10 min), deleted when it is taken
+ *   <root>{c:<id>}:import:<jobId>:staged:<start>  hash  the failures a start is checking, renamed to :results when
+ *                                               the job starts (deleted otherwise)
  *   <root>import-jobs                    set    "<customerId> <jobId>" of running imports, resumed at start-up
  *   <root>{c:<id>}:approvals             hash   the customer's four-eyes setting: enabled, expiryMs, importThreshold
  *   <root>{c:<id>}:approval:<requestId>  hash   an approval request: state, requester, reason, change (JSON), the versions
@@ -126,6 +131,10 @@ export class KeyLayout {
   }
   importJob(customerId: string, jobId: string, part: '' | ':rows' | ':results' | ':lock' = ''): string {
     return `${this.tag(customerId)}:import:${jobId}${part}`;
+  }
+  /** What one run (`out`) or one start (`staged`) of an import job writes, by that run's or start's own id. */
+  importJobRun(customerId: string, jobId: string, part: 'out' | 'staged', runId: string): string {
+    return `${this.importJob(customerId, jobId)}:${part}:${runId}`;
   }
   approvalSettings(customerId: string): string {
     return `${this.tag(customerId)}:approvals`;
