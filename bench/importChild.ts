@@ -1,7 +1,7 @@
 /**
  * One bulk import in a process of its own, for row 4's scaling figures: `tsx bench/importChild.ts` with REDIS_URL,
  * IMPORT_ROWS and PASSWORD_HASH_KEY set. The import runs as the bot runs it (ImportService: preview, start, run, then the
- * results CSV fetched once), with SPEC §6's row and size limits raised to the file's. Prints one JSON line: seconds,
+ * results CSV fetched once, part by part as the download route sends it), with SPEC §6's row and size limits raised to the file's. Prints one JSON line: seconds,
  * and this process's memory high-water above what it used before the import began (RSS sampled every 20 ms, heap
  * after each sample; VmHWM as Linux reports it).
  */
@@ -44,8 +44,10 @@ async function main(): Promise<void> {
   if (!started) throw new Error('the job did not start');
   const result = await importer.run(CID, previewed.preview.jobId);
   if (!result || result.created !== rows) throw new Error(`created ${result?.created} of ${rows}`);
-  const download = (await vault.redeemDownload(result.downloadToken)) as { ok: boolean; content?: string };
-  const lines = download.ok ? String(download.content ?? '').split('\n').length - 2 : 0;
+  // The results fetched once as the download route sends them: part by part (counting the CRLF-ended lines).
+  const download = await vault.openDownload(result.downloadToken);
+  let lines = -1; // the header line
+  if (download.ok) for await (const part of download.parts) for (let at = part.indexOf('\n'); at >= 0; at = part.indexOf('\n', at + 1)) lines++;
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sample);
   peak.rss = Math.max(peak.rss, vm('VmRSS'));

@@ -9,6 +9,7 @@ import type { DirectoryService } from '../services/directory';
 import type { ImportService } from '../services/import/importer';
 import type { ImportDialogs } from '../services/import/dialogs';
 import type { ImportRunner } from './importRunner';
+import type { OffboardRunner } from './offboardRunner';
 import { attachedFile, download } from './fileDownload';
 import { MAX_FILE_BYTES } from '../services/import/csvFile';
 import { runAsCaller } from '../services/caller';
@@ -40,6 +41,7 @@ export interface AdminBotDeps {
   vault: CredentialVault;
   importer: ImportService;
   importRunner: ImportRunner;
+  offboardRunner: OffboardRunner;
   dialogs: ImportDialogs;
   approvals: ApprovalService;
   approvalChannel: ApprovalChannel;
@@ -60,6 +62,12 @@ export interface AdminBotDeps {
 }
 
 type Translate = HandlerContext['t'];
+
+/**
+ * The turn-state key of the work to start once the turn's answer has been written (app.ts runs it after
+ * `adapter.process`); a turn without it (a proactive one) starts such work on the next tick.
+ */
+export const AFTER_TURN = 'pab.afterTurn';
 
 /** Typed text longer than this (Teams' own limit is about 28 kB) is refused before it is parsed. */
 const MAX_TYPED_TEXT = 32_000;
@@ -162,7 +170,8 @@ export class AdminBot extends TeamsActivityHandler {
       const parsed = actionToCommand(action.verb, action.data);
       if (!parsed.ok) {
         this.logUnread(context, 'badAction', { verb: textOf(action.verb).slice(0, 50), reason: parsed.reason, field: parsed.field });
-        card = errorCard(t, { message: t('error.badAction') });
+        // A colleague typed into the offboarding confirmation is the agent's text: say what is wrong with it.
+        card = errorCard(t, { message: parsed.field === 'colleague' ? t('offboard.badColleague') : t('error.badAction') });
       } else if ('runText' in parsed) {
         card = await this.answerText(context, parsed.runText);
       } else {
@@ -292,6 +301,12 @@ export class AdminBot extends TeamsActivityHandler {
         vault: this.deps.vault,
         importer: this.deps.importer,
         importRunner: this.deps.importRunner,
+        offboardRunner: this.deps.offboardRunner,
+        afterTurn: (task) => {
+          const queue = context.turnState.get(AFTER_TURN) as Array<() => void> | undefined;
+          if (queue) queue.push(task);
+          else setImmediate(task);
+        },
         dialogs: this.deps.dialogs,
         approvals: this.deps.approvals,
         approvalChannel: this.deps.approvalChannel,
@@ -299,7 +314,7 @@ export class AdminBot extends TeamsActivityHandler {
         file: activity.type === 'message' ? attachedFile(activity.attachments) : undefined,
         downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: this.deps.downloadTimeoutMs ?? 20_000 }),
         // For an invoke, the card that was clicked is the message it replies to.
-        cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId },
+        cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId, userId: textOf(activity.from?.id) || undefined },
         publicBaseUrl: this.deps.publicBaseUrl,
         appId: this.deps.appId || undefined,
         privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, this.deps.conversations, context),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationReference, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import * as restify from 'restify';
@@ -11,14 +12,17 @@ import { Clock, DirectoryService, systemClock } from '../services/directory';
 import type { DirectoryBackend } from '../services/directories/port';
 import { createGraphDirectory } from '../services/directories/graph';
 import { RedisDirectory } from '../services/directories/redis';
-import type { Caller } from '../services/caller';
+import { runAsCaller, type Caller } from '../services/caller';
 import type { Actor } from '../services/types';
 import { provision, readProvisioningFile } from '../services/provisioning';
 import { KeyLayout } from '../services/store/keys';
 import { connectRedis, isEmbedded, RedisClient } from '../services/store/redis';
 import { keyedPasswordHasher, scryptPasswordHasher } from '../services/passwords';
 import { translator } from '../cards/i18n';
-import { AdminBot } from './adminBot';
+import { AdminBot, AFTER_TURN } from './adminBot';
+import { OffboardRunner } from './offboardRunner';
+import type { OffboardHooks } from '../services/offboarding';
+import { BulkChangeService } from '../services/bulkChanges';
 import { ApprovalService } from '../services/approvals';
 import { ApprovalChannel } from './approvalChannel';
 import { malformedActivityField } from './incomingActivity';
@@ -64,6 +68,8 @@ export interface AppOptions {
   downloadTimeoutMs?: number;
   /** The directory behind the service (tests); otherwise the settings' DIRECTORY_BACKEND decides. */
   directoryBackend?: DirectoryBackend;
+  /** Tests: a crash inside the offboarding jobs this app runs. */
+  offboardTestHooks?: Pick<OffboardHooks, 'afterStep' | 'beforeRecord'>;
 }
 
 export interface App {
@@ -71,6 +77,7 @@ export interface App {
   directory: DirectoryService;
   importer: ImportService;
   importRunner: ImportRunner;
+  offboardRunner: OffboardRunner;
   redis: RedisClient;
   logger: Logger;
   /** Listens on the configured host and port (0 = any free port); resolves with the URL. */
@@ -211,6 +218,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
   const importRunner = new ImportRunner({ importer, directory, adapter, appId, conversations, logger, clock, publicBaseUrl: settings.publicBaseUrl, callerFor });
   const approvals = new ApprovalService(directory, undefined, importer);
   const approvalChannel = new ApprovalChannel(redis, keys, adapter, appId, conversations, logger);
+  const offboardRunner = new OffboardRunner({ approvals, directory, adapter, appId, approvalChannel, logger, callerFor, testHooks: options.offboardTestHooks });
   const bot = new AdminBot({
     directory,
     agents,
@@ -222,6 +230,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     conversations,
     importer,
     importRunner,
+    offboardRunner,
     dialogs,
     appId: settings.microsoftAppId ?? '',
     partnerTenantId: settings.partnerTenantId,
@@ -258,11 +267,17 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       return;
     }
     inFlight++;
+    // Work a turn leaves for after its answer (a background job that updates the card this answer carries).
+    const afterTurn: Array<() => void> = [];
     try {
-      await adapter.process(req, res, (context) => bot.run(context));
+      await adapter.process(req, res, (context) => {
+        context.turnState.set(AFTER_TURN, afterTurn);
+        return bot.run(context);
+      });
     } finally {
       inFlight--;
       if (inFlight === 0) drained?.();
+      for (const task of afterTurn) task();
     }
   });
   // One-time credential downloads: no caching anywhere, 410 once used or expired.
@@ -271,7 +286,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     res.setHeader('Pragma', 'no-cache');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    const result = await vault.redeemDownload(String(req.params.token ?? ''));
+    const result = await vault.openDownload(String(req.params.token ?? ''));
     if (!result.ok) {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       // A browser, not a Teams turn: the language comes from its first Accept-Language preference.
@@ -281,7 +296,16 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     }
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${result.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
-    res.sendRaw(200, result.content);
+    // Sent part by part as it is read (a large import's results are never held whole); a part that cannot be read
+    // after the answer began cuts the connection, so that the browser reports a failed download, not a short file.
+    res.writeHead(200);
+    try {
+      for await (const part of result.parts) if (!res.write(part)) await once(res, 'drain');
+      res.end();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'a download stopped before its end');
+      res.destroy();
+    }
   });
   // The Import users dialog's page and upload (a Teams dialog, so that a CSV can be imported from any chat).
   registerImportDialogRoutes(server, {
@@ -299,8 +323,10 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     },
   });
   // The Users and licenses tab (Teams SSO only) and its JSON API: the same service calls and roles as the bot's.
+  const bulk = new BulkChangeService(directory);
   registerTabRoutes(server, {
     directory,
+    bulk,
     approvals,
     agents,
     vault,
@@ -326,6 +352,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
     directory,
     importer,
     importRunner,
+    offboardRunner,
     redis,
     logger,
     listen: () =>
@@ -341,12 +368,24 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
             .resumeAll()
             .then((n) => n && logger.info({ jobs: n }, 'resuming import jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume import jobs now; they resume at the next start'));
-          // Offboardings left running by a stopped instance finish their remaining steps (a lock keeps one runner).
-          void approvals.offboarding
-            .runningJobs()
-            .then((jobs) => Promise.all(jobs.map((j) => approvals.offboarding.run(j.customerId, j.jobId))))
-            .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed offboarding jobs'))
+          // Offboardings left running by a stopped instance finish their remaining steps (a lock keeps one runner) and
+          // go on updating their cards from the step they stopped at.
+          void offboardRunner
+            .resumeAll()
+            .then((n) => n && logger.info({ jobs: n }, 'resuming offboarding jobs'))
             .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume offboarding jobs now; they resume at the next start'));
+          // Bulk changes of the users tab likewise, as their owner (a directory that needs the owner's sign-in and cannot
+          // have it now resumes when the owner's page asks for the job or opens the customer).
+          const resumeBulk = async (customerId: string, jobId: string) => {
+            const caller = await callerFor((await bulk.job(customerId, jobId)).owner);
+            if (!caller) return logger.warn({ job: jobId, customer: customerId }, 'bulk change waits: no token for its owner now');
+            await runAsCaller(caller, () => bulk.run(customerId, jobId));
+          };
+          void bulk
+            .runningJobs()
+            .then((jobs) => Promise.all(jobs.map((j) => resumeBulk(j.customerId, j.jobId).catch((err: Error) => logger.warn({ err: err.message, job: j.jobId }, 'bulk change not resumed now')))))
+            .then((done) => done.length && logger.info({ jobs: done.length }, 'resumed bulk changes'))
+            .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume bulk changes now; they resume at the next start'));
           const address = server.address();
           resolve(`http://${settings.host}:${address.port}`);
         });
@@ -357,6 +396,7 @@ export async function createApp(settings: Settings, options: AppOptions = {}): P
       stopping = true;
       clearInterval(purgeTimer);
       importRunner.stop();
+      offboardRunner.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       if (inFlight > 0) {

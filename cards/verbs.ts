@@ -19,6 +19,7 @@ export const VERBS = {
   importRun: 'importRun',
   offboard: 'offboard',
   confirmOffboard: 'confirmOffboard',
+  viewOffboard: 'viewOffboard',
   requestApproval: 'requestApproval',
   decideApproval: 'decideApproval',
   viewApproval: 'viewApproval',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AUDIT_CAP, DAY_MS } from './directories/constants';
 import type { DirectoryService } from './directory';
 import { DirectoryError, isDirectoryError } from './errors';
-import { OffboardingService } from './offboarding';
+import { OffboardCard, OffboardHooks, OffboardingService, OffboardJob } from './offboarding';
 import type { ImportOptions, ImportService } from './import/importer';
 import type { Actor, CustomerUser } from './types';
 
@@ -265,7 +265,7 @@ export class ApprovalService {
    * with the request first, and a change since makes it stale instead of applied. The click that wins the transition
    * applies the change; a click that lost sees who decided and, once applied, the outcome.
    */
-  async decide(customerId: string, requestId: string, decision: ApprovalDecision, actor: Actor, options: { isAdmin: boolean }): Promise<DecideResult> {
+  async decide(customerId: string, requestId: string, decision: ApprovalDecision, actor: Actor, options: { isAdmin: boolean; offboardCards?: OffboardCard[] }): Promise<DecideResult> {
     let request = await this.get(customerId, requestId);
     if (decision !== 'withdraw' && !options.isAdmin) return { kind: 'refused', reason: 'notAdmin', request };
     let difference: string[] = [];
@@ -278,7 +278,7 @@ export class ApprovalService {
       // operation ids, so this click sees the outcome without changing anything twice.
       if (request.state !== 'approved') return { kind: 'already', request };
       try {
-        const applied = await this.apply(customerId, request);
+        const applied = await this.apply(customerId, request, options.offboardCards);
         return { kind: 'already', request: applied.request, temporaryPassword: applied.temporaryPassword };
       } catch (err) {
         // The winner is applying it right now (the directory says the operation is in progress): it finishes it.
@@ -287,11 +287,33 @@ export class ApprovalService {
       }
     }
     if (request.state !== 'approved') return { kind: 'decided', request };
-    const applied = await this.apply(customerId, request);
+    const applied = await this.apply(customerId, request, options.offboardCards);
     return { kind: 'decided', request: applied.request, temporaryPassword: applied.temporaryPassword };
   }
 
-  private async apply(customerId: string, request: ApprovalRequest): Promise<{ request: ApprovalRequest; temporaryPassword?: string }> {
+  /** The offboarding job an approved offboarding request runs (null: not one, or not started). */
+  async offboardJobOf(customerId: string, request: ApprovalRequest): Promise<OffboardJob | null> {
+    if (request.change.kind !== 'offboard' || !['approved', 'applied', 'failed'].includes(request.state)) return null;
+    return this.offboarding.job(customerId, this.offboarding.jobIdOf(`approval:${request.id}`)).catch(() => null);
+  }
+
+  /**
+   * Runs an offboarding job's remaining steps (OffboardingService.run) and, when the job applies an approval request,
+   * finishes the request with the job's outcome once the job has ended: applied, or failed with the step's error.
+   * `finished` is true for the one call that finished the request (its outcome is told once). null: another runner
+   * holds the job.
+   */
+  async runOffboarding(customerId: string, jobId: string, hooks: OffboardHooks = {}): Promise<{ job: OffboardJob; request?: ApprovalRequest; finished: boolean } | null> {
+    const job = await this.offboarding.run(customerId, jobId, hooks);
+    if (!job) return null;
+    if (!job.approvalRequestId || job.state === 'running') return { job, finished: false };
+    const detail = `offboarding ${job.state}${job.error ? ` (${job.error})` : ''}`;
+    const outcome: ApprovalOutcome = { offboardJobId: jobId, offboardState: job.state, error: job.error };
+    const finished = await this.finish(customerId, job.approvalRequestId, job.state === 'failed' ? 'failed' : 'applied', outcome, detail, []);
+    return { job, request: await this.read(customerId, job.approvalRequestId), finished };
+  }
+
+  private async apply(customerId: string, request: ApprovalRequest, offboardCards: OffboardCard[] = []): Promise<{ request: ApprovalRequest; temporaryPassword?: string }> {
     const approver = request.decidedBy as Actor;
     const operationId = `approval:${request.id}`;
     const versions = Object.fromEntries(request.users.map((u) => [u.id, u.version]));
@@ -325,13 +347,17 @@ export class ApprovalService {
         outcome = { passwordReset: reset.user.userPrincipalName };
         detail = `password reset for ${reset.user.userPrincipalName}`;
       } else {
-        const plan = await this.offboarding.plan(customerId, change.userId, change.toUserId, versions[change.userId]);
-        const jobId = await this.offboarding.start(customerId, plan, { actor: request.requester, approvedBy: approver, operationId });
-        const job = await this.offboarding.run(customerId, jobId);
-        // Another click is running the same job right now: it finishes the request.
-        if (!job) return { request: await this.read(customerId, request.id) };
-        outcome = { offboardJobId: jobId, offboardState: job.state, error: job.error };
-        detail = `offboarding ${job.state}${job.error ? ` (${job.error})` : ''}`;
+        // Started once (a second click, or one after a crash, finds the job): the plan is checked against the
+        // request's versions only before the first start. The job runs in the background (bot/offboardRunner.ts),
+        // its cards updated step by step, and finishes the request with its outcome (runOffboarding).
+        const jobId = this.offboarding.jobIdOf(operationId);
+        if (!(await this.offboarding.job(customerId, jobId).catch(() => null))) {
+          const plan = await this.offboarding.plan(customerId, change.userId, change.toUserId, versions[change.userId]);
+          await this.offboarding.start(customerId, plan, { actor: request.requester, approvedBy: approver, operationId, approvalRequestId: request.id, cards: offboardCards });
+        } else {
+          for (const card of offboardCards) await this.offboarding.addCard(customerId, jobId, card);
+        }
+        return { request: await this.read(customerId, request.id) };
       }
     } catch (err) {
       if (!isDirectoryError(err)) throw err;
@@ -340,13 +366,14 @@ export class ApprovalService {
       await this.finish(customerId, request.id, stale ? 'stale' : 'failed', { error: err.code }, stale ? `changed since: ${difference.join(' ')}` : `failed: ${err.code}`, difference);
       return { request: await this.read(customerId, request.id) };
     }
-    const failed = outcome.offboardState === 'failed';
-    await this.finish(customerId, request.id, failed ? 'failed' : 'applied', outcome, detail, []);
+    await this.finish(customerId, request.id, 'applied', outcome, detail, []);
     return { request: await this.read(customerId, request.id), temporaryPassword };
   }
 
-  private async finish(customerId: string, requestId: string, state: ApprovalState, outcome: ApprovalOutcome, detail: string, difference: string[]): Promise<void> {
-    await this.redis.eval(FINISH, 2, this.keys.approvalRequest(customerId, requestId), this.keys.customerKey(customerId, 'audit'), String(this.now()), state, JSON.stringify(outcome), detail, difference.join(' '));
+  /** approved → state, once; true for the call that made the transition. */
+  private async finish(customerId: string, requestId: string, state: ApprovalState, outcome: ApprovalOutcome, detail: string, difference: string[]): Promise<boolean> {
+    const done = await this.redis.eval(FINISH, 2, this.keys.approvalRequest(customerId, requestId), this.keys.customerKey(customerId, 'audit'), String(this.now()), state, JSON.stringify(outcome), detail, difference.join(' '));
+    return Number(done) === 1;
   }
 
   private async transition(customerId: string, requestId: string, action: ApprovalDecision | 'view', actor: Actor, difference: string[] = []): Promise<string[]> {

@@ -37,7 +37,8 @@ export function auditEntry(at: number, actor: Actor, action: string, target: str
   return { at, actorId: actor.id, actorName: actor.name, action, target, result, detail };
 }
 
-function formatAudit(e: Omit<AuditEntry, 'detail'> & { detail?: string }): string {
+/** An entry as the audit lists store it (a change script or an atomic step may append it itself). */
+export function formatAudit(e: Omit<AuditEntry, 'detail'> & { detail?: string }): string {
   return [e.at, e.actorId, e.actorName, e.action, e.target, e.result, e.detail ?? ''].join('\x1f');
 }
 

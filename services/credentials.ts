@@ -9,6 +9,8 @@ import type { RedisClient } from './store/redis';
  * - a "Save and add another" series keeps its entries encrypted under a key carried by the form card;
  * - a download keeps the CSV encrypted (AES-256-GCM) under a key that is part of the link and stored
  *   nowhere; Redis holds the ciphertext and a hash of the link's id, both deleted on first use or expiry.
+ *   A large file (an import's results) is written in parts, each sealed under that key as it is made and bound to its
+ *   place, so that neither the writer nor the download route ever holds the whole file.
  */
 export const DOWNLOAD_TTL_MS = 10 * 60 * 1000;
 export const SERIES_TTL_MS = 24 * 60 * 60 * 1000;
@@ -22,17 +24,19 @@ export interface Credential {
 
 const b64url = (b: Buffer): string => b.toString('base64url');
 
-function encrypt(key: Buffer, plain: string): string {
+function encrypt(key: Buffer, plain: string, aad?: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (aad !== undefined) cipher.setAAD(Buffer.from(aad, 'utf8'));
   const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
   return [iv, cipher.getAuthTag(), data].map(b64url).join('.');
 }
 
-function decrypt(key: Buffer, sealed: string): string | null {
+function decrypt(key: Buffer, sealed: string, aad?: string): string | null {
   const [iv, tag, data] = sealed.split('.').map((p) => Buffer.from(p ?? '', 'base64url'));
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    if (aad !== undefined) decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
   } catch {
@@ -71,6 +75,20 @@ return {'FIRST', unpack(items)}
 `;
 
 export type Redeemed = { ok: true; filename: string; content: string } | { ok: false; reason: 'gone' };
+
+/**
+ * A download taken for sending: its file as it was stored, one part after another (a file written in parts, such as a
+ * large import's results, is never held whole). A part that is missing or does not open ends the iteration with an error.
+ */
+export type Opened = { ok: true; filename: string; parts: AsyncGenerator<string, void, void> } | { ok: false; reason: 'gone' };
+
+/** A file being written in parts for one download: each part sealed under the link's key, bound to its place. */
+export interface PartedDownload {
+  token: string;
+  seal(index: number, content: string): string;
+}
+
+const partAad = (index: number): string => `part:${index}`;
 
 export class CredentialVault {
   constructor(
@@ -149,8 +167,34 @@ export class CredentialVault {
     return token;
   }
 
-  /** Answers once: the stored ciphertext is deleted in the same step it is read. */
-  async redeemDownload(token: string): Promise<Redeemed> {
+  /**
+   * A download written in parts (sealed by `seal`, kept by the caller in a Redis list, in order), for a file too large
+   * to build whole. The key is in the token only: parts left behind by a writer that stopped can never be opened.
+   */
+  newPartedDownload(): PartedDownload {
+    const token = newDownloadToken();
+    const key = Buffer.from(token.split('.')[1], 'base64url');
+    return { token, seal: (index, content) => encrypt(key, content, partAad(index)) };
+  }
+
+  /** Makes the parts written under `download` (the list `partsKey`, `count` parts) one download; they expire with it. */
+  async createPartedDownload(owner: string, filename: string, download: PartedDownload, partsKey: string, count: number): Promise<string> {
+    const id = Buffer.from(download.token.split('.')[0], 'base64url');
+    const redisKey = this.keys.download(createHash('sha256').update(id).digest('hex'));
+    await this.redis.pexpire(partsKey, DOWNLOAD_TTL_MS);
+    await this.redis
+      .multi()
+      .hset(redisKey, 'owner', owner, 'filename', filename, 'expiresAt', String(this.clock.now() + DOWNLOAD_TTL_MS), 'parts', partsKey, 'count', String(count))
+      .pexpire(redisKey, DOWNLOAD_TTL_MS)
+      .exec();
+    return download.token;
+  }
+
+  /**
+   * Answers once: the stored record is deleted in the same step it is read; the parts of a file written in parts are
+   * read one at a time as they are sent, and deleted after the last (or when the sending stops).
+   */
+  async openDownload(token: string): Promise<Opened> {
     const [idPart, keyPart] = token.split('.');
     if (!/^[A-Za-z0-9_-]{22}$/.test(idPart ?? '') || !/^[A-Za-z0-9_-]{43}$/.test(keyPart ?? '')) return { ok: false, reason: 'gone' };
     const redisKey = this.keys.download(createHash('sha256').update(Buffer.from(idPart, 'base64url')).digest('hex'));
@@ -158,8 +202,58 @@ export class CredentialVault {
     const stored = (results?.[0]?.[1] as Record<string, string> | undefined) ?? {};
     // Once the file is taken, the finished series it came from goes too: nothing of the series is left.
     if (stored.finished) await this.redis.del(stored.finished);
-    if (!stored.data || Number(stored.expiresAt) <= this.clock.now()) return { ok: false, reason: 'gone' };
-    const content = decrypt(Buffer.from(keyPart, 'base64url'), stored.data);
-    return content === null ? { ok: false, reason: 'gone' } : { ok: true, filename: stored.filename, content };
+    const expired = Number(stored.expiresAt) <= this.clock.now();
+    const key = Buffer.from(keyPart, 'base64url');
+    if (stored.parts) {
+      const partsKey = stored.parts;
+      if (expired) {
+        await this.redis.del(partsKey);
+        return { ok: false, reason: 'gone' };
+      }
+      const redis = this.redis;
+      const count = Number(stored.count);
+      // The first part is opened before answering, so that a link whose parts are gone answers "gone" like any other.
+      const first = count > 0 ? decrypt(key, (await redis.lindex(partsKey, 0)) ?? '', partAad(0)) : '';
+      if (first === null) {
+        await redis.del(partsKey);
+        return { ok: false, reason: 'gone' };
+      }
+      async function* parts(): AsyncGenerator<string, void, void> {
+        try {
+          yield first as string;
+          for (let i = 1; i < count; i++) {
+            const part = decrypt(key, (await redis.lindex(partsKey, i)) ?? '', partAad(i));
+            if (part === null) throw new Error(`download part ${i} of ${count} is missing or does not open`);
+            yield part;
+          }
+        } finally {
+          await redis.del(partsKey);
+        }
+      }
+      return { ok: true, filename: stored.filename, parts: parts() };
+    }
+    if (!stored.data || expired) return { ok: false, reason: 'gone' };
+    const content = decrypt(key, stored.data);
+    if (content === null) return { ok: false, reason: 'gone' };
+    return {
+      ok: true,
+      filename: stored.filename,
+      parts: (async function* () {
+        yield content;
+      })(),
+    };
+  }
+
+  /** The whole file at once (tests, small files): `openDownload` with its parts joined. */
+  async redeemDownload(token: string): Promise<Redeemed> {
+    const opened = await this.openDownload(token);
+    if (!opened.ok) return opened;
+    const parts: string[] = [];
+    try {
+      for await (const part of opened.parts) parts.push(part);
+    } catch {
+      return { ok: false, reason: 'gone' };
+    }
+    return { ok: true, filename: opened.filename, content: parts.join('') };
   }
 }

@@ -205,20 +205,28 @@ export class DirectoryService {
    * count, so that the caller can ask for a narrower listing.
    */
   async listAllUsers(customerId: string, query: Omit<ListUsersQuery, 'page' | 'pageSize' | 'offset'>, limit = MAX_USERS_PER_CHANGE): Promise<CustomerUser[]> {
-    const pageSize = 100;
-    const first = await this.listUsers(customerId, { ...query, page: 1, pageSize });
+    const first = await this.listUsers(customerId, { ...query, page: 1, pageSize: 100 });
     if (first.total > limit) throw new DirectoryError('TOO_MANY_USERS', { max: limit, given: first.total, listing: 1 });
-    const users = [...first.users];
-    for (let page = 2; page <= first.pageCount; page++) users.push(...(await this.listUsers(customerId, { ...query, page, pageSize })).users);
-    return users;
+    if (first.total <= first.users.length) return first.users;
+    // The rest in one walk of the listing: the backend reads it in its own pages (Redis: one script; Graph: pages of
+    // up to 999 following @odata.nextLink), where windows of 100 would walk Graph's pages again for every window.
+    const rest = await this.backend.listUsers(customerId, {
+      filter: query.filter ?? { kind: 'all' },
+      role: query.role,
+      search: (query.search ?? '').trim().toLowerCase(),
+      offset: first.users.length,
+      pageSize: limit - first.users.length,
+    });
+    return [...first.users, ...rest.users];
   }
 
   /**
    * Keeps a selection of users with the versions they were seen at, for a card whose data cannot carry them all
-   * (500 ids and versions are more than a card's 28 kB). One key, written with its expiry in one transaction.
+   * (500 ids and versions are more than a card's 28 kB), or for the users tab's "all matching" (a bulk job's users).
+   * One key, written with its expiry in one transaction.
    */
-  async saveSelection(customerId: string, users: Array<Pick<CustomerUser, 'id' | 'version'>>): Promise<string> {
-    if (!users.length || users.length > MAX_USERS_PER_CHANGE) throw new DirectoryError('INVALID_FIELD', { field: 'users', reason: 'count' });
+  async saveSelection(customerId: string, users: Array<Pick<CustomerUser, 'id' | 'version'>>, limit = MAX_USERS_PER_CHANGE): Promise<string> {
+    if (!users.length || users.length > limit) throw new DirectoryError('INVALID_FIELD', { field: 'users', reason: 'count' });
     const selectionId = randomUUID();
     const key = this.keys.selection(customerId, selectionId);
     await replies(this.redis.multi().hset(key, ...users.flatMap((u) => [u.id, String(u.version)])).pexpire(key, SELECTION_TTL_MS));
@@ -317,12 +325,17 @@ export class DirectoryService {
     if (change.replace && (change.add?.length || change.remove?.length)) {
       throw new DirectoryError('INVALID_FIELD', { field: 'licenses', reason: 'addAndRemove' });
     }
-    const add = validateSkuIds(change.replace ? [change.replace.to] : (change.add ?? []));
-    const remove = validateSkuIds(change.replace ? [change.replace.from] : (change.remove ?? []));
+    const { add, remove } = this.licenseChangeOf(change.replace ? { add: [change.replace.to], remove: [change.replace.from] } : change);
     const onlyHolders = change.replace ? remove[0] : '';
-    const both = add.find((s) => remove.includes(s));
-    if (both) throw new DirectoryError('INVALID_FIELD', { field: 'licenses', reason: 'addAndRemove' });
     return this.backend.changeLicenses(customerId, limited(uniqueRefs(users)), { add, remove, onlyHolders }, options);
+  }
+
+  /** A license change's rules: known-format license ids, none both added and removed. */
+  licenseChangeOf(change: { add?: string[]; remove?: string[] }): { add: string[]; remove: string[] } {
+    const add = validateSkuIds(change.add ?? []);
+    const remove = validateSkuIds(change.remove ?? []);
+    if (add.some((s) => remove.includes(s))) throw new DirectoryError('INVALID_FIELD', { field: 'licenses', reason: 'addAndRemove' });
+    return { add, remove };
   }
 
   async resetPassword(customerId: string, user: UserRef, options: OperationOptions): Promise<{ user: CustomerUser; temporaryPassword: string; replayed: boolean }> {

@@ -38,6 +38,19 @@ export interface OffboardPlan {
   moved: string[];
 }
 
+/**
+ * A card that shows the job's progress: the bot's own activity in a conversation (reference JSON and activity id), the
+ * language it is drawn in, and what it is — the card the agent clicked (`result`) or a four-eyes approval card
+ * (`approval`). `refreshUserId`: the Teams id of the agent whose client refreshes the running card (Universal Actions).
+ */
+export interface OffboardCard {
+  kind: 'result' | 'approval';
+  conversation: string;
+  activityId: string;
+  locale: string;
+  refreshUserId?: string;
+}
+
 export interface OffboardJob {
   jobId: string;
   customerId: string;
@@ -56,7 +69,18 @@ export interface OffboardJob {
   error?: string;
   /** Set by the transfer step when the colleague could not get the licenses (a seat taken meanwhile). */
   transferError?: string;
+  /** Where the job's progress is shown (updated after every step and at the end, also after a resume). */
+  cards: OffboardCard[];
+  /** Under four eyes: the approval request the job applies (finished with the job's outcome). */
+  approvalRequestId?: string;
 }
+
+/** The steps a job shows: the transfer only with a colleague. */
+export const stepsOf = (job: Pick<OffboardJob, 'colleagueId'>): OffboardStep[] => OFFBOARD_STEPS.filter((s) => s !== 'transfer' || !!job.colleagueId);
+
+/** The step running now (the first one not finished), while the job runs. */
+export const runningStep = (job: Pick<OffboardJob, 'colleagueId' | 'done' | 'state'>): OffboardStep | undefined =>
+  job.state === 'running' ? stepsOf(job).find((s) => !job.done.includes(s)) : undefined;
 
 export interface OffboardHooks {
   /** Tests: called after a step is recorded (throw to simulate a crash there). */
@@ -111,7 +135,7 @@ export class OffboardingService {
   }
 
   /** Creates the job (once per operation id) and lists it for resumption; returns its id. */
-  async start(customerId: string, plan: OffboardPlan, options: { actor: Actor; operationId: string; approvedBy?: Actor }): Promise<string> {
+  async start(customerId: string, plan: OffboardPlan, options: { actor: Actor; operationId: string; approvedBy?: Actor; approvalRequestId?: string; cards?: OffboardCard[] }): Promise<string> {
     const jobId = this.jobIdOf(options.operationId);
     const key = this.keys.offboardJob(customerId, jobId);
     const fields: Record<string, string> = {
@@ -128,6 +152,8 @@ export class OffboardingService {
       ownerName: options.actor.name,
       approvedById: options.approvedBy?.id ?? '',
       approvedByName: options.approvedBy?.name ?? '',
+      approvalRequestId: options.approvalRequestId ?? '',
+      ...Object.fromEntries((options.cards ?? []).filter((c) => c.activityId).map((c) => [`card:${c.activityId}`, JSON.stringify(c)])),
       state: 'running',
       createdAt: String(this.directory.clock.now()),
     };
@@ -162,7 +188,30 @@ export class OffboardingService {
       done: OFFBOARD_STEPS.filter((s) => h[`step:${s}`]),
       error: h.error || undefined,
       transferError: h.transferError || undefined,
+      cards: cardsOf(h),
+      approvalRequestId: h.approvalRequestId || undefined,
     };
+  }
+
+  /**
+   * Another card to show the job's progress on (the same button pressed on another card, an approval clicked from
+   * elsewhere): added once per activity, in one atomic step.
+   */
+  async addCard(customerId: string, jobId: string, card: OffboardCard): Promise<void> {
+    if (!card.activityId) return;
+    // One field per card: a second add of the same activity keeps the first; only an existing job gets it.
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])",
+      1,
+      this.keys.offboardJob(customerId, jobId),
+      `card:${card.activityId}`,
+      JSON.stringify(card),
+    );
+  }
+
+  /** How long the job's runner lock still holds (0: free), so a runner waiting for a dead one knows when to try. */
+  async lockRemainingMs(customerId: string, jobId: string): Promise<number> {
+    return Math.max(0, Number(await this.redis.pttl(this.keys.offboardJob(customerId, jobId, ':lock'))));
   }
 
   async runningJobs(): Promise<Array<{ customerId: string; jobId: string }>> {
@@ -220,7 +269,7 @@ export class OffboardingService {
                 try {
                   await this.directory.changeLicenses(customerId, [{ userId: job.colleagueId }], { add: job.moved }, { actor, operationId: op(step) });
                 } catch (err) {
-                  if (!isDirectoryError(err)) throw err;
+                  if (!isDirectoryError(err) || err.code === 'SIGN_IN_REQUIRED') throw err;
                   // The user is offboarded either way; the card and the audit say the colleague did not get them.
                   transferError = err.code;
                 }
@@ -249,7 +298,8 @@ export class OffboardingService {
         }
         await this.redis.hset(key, 'state', 'done');
       } catch (err) {
-        if (!isDirectoryError(err)) throw err;
+        // Not a refusal: Redis away, or the agent's sign-in not to be had now (Graph); the job resumes later.
+        if (!isDirectoryError(err) || err.code === 'SIGN_IN_REQUIRED') throw err;
         await this.redis.hset(key, 'state', 'failed', 'error', err.code);
       }
       await this.redis.srem(this.keys.runningOffboardings(), `${customerId} ${jobId}`);
@@ -261,3 +311,18 @@ export class OffboardingService {
 }
 
 const csv = (v: string | undefined): string[] => String(v ?? '').split(',').filter(Boolean);
+
+/** The job's cards (fields `card:<activity id>`). */
+function cardsOf(h: Record<string, string>): OffboardCard[] {
+  const cards: OffboardCard[] = [];
+  for (const [field, raw] of Object.entries(h)) {
+    if (!field.startsWith('card:')) continue;
+    try {
+      const c = JSON.parse(raw) as OffboardCard;
+      if (c && typeof c.activityId === 'string' && typeof c.conversation === 'string') cards.push(c);
+    } catch {
+      // a field that is not JSON is skipped
+    }
+  }
+  return cards;
+}

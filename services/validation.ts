@@ -25,6 +25,9 @@ function invalid(field: string, reason: string): DirectoryError {
   return new DirectoryError('INVALID_FIELD', { field, reason });
 }
 
+/** Control characters, bidi overrides, line separators or lone surrogates: text that is no name of anyone. */
+export const hasUnsafeCharacters = (value: string): boolean => CONTROL.test(value);
+
 export function validateUsername(value: string, field = 'username'): string {
   const username = value.trim();
   if (username.length === 0) throw invalid(field, 'required');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { USER_ROLES, UserFilter } from '../../services/types';
 import { VERBS } from '../../cards/verbs';
+import { hasUnsafeCharacters } from '../../services/validation';
 import type { Command } from './types';
 
 /**
@@ -18,6 +19,16 @@ const idList = z
   .optional()
   .transform((v) => (Array.isArray(v) ? v : (v ?? '').split(',')).map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(id).max(500));
+/**
+ * The offboarding confirmation's colleague field: a username, UPN, id or display name, as `--to` takes it (resolved
+ * like any user reference). Empty: no colleague.
+ */
+const colleagueText = z
+  .string()
+  .max(256)
+  .transform((v) => v.trim())
+  .refine((v) => !hasUnsafeCharacters(v))
+  .optional();
 const pageNumber = z.coerce.number().int().min(1).max(100_000).optional();
 const licenseState = z.enum(['all', 'some', 'none']);
 /** Series id (16 bytes) and key (32 bytes), base64url; empty before the first "Save and add another". */
@@ -87,8 +98,17 @@ const schemas = {
   [VERBS.deletedUsers]: z.object({ customerId }),
   [VERBS.restoreUsers]: z.object({ customerId, operationId, userIds: idList, versions: versions.optional(), newUsername: shortText(200) }),
   [VERBS.audit]: z.object({ customerId, page: pageNumber }),
-  [VERBS.offboard]: z.object({ customerId, userIds: idList, versions: versions.optional() }),
-  [VERBS.confirmOffboard]: z.object({ customerId, userId: id, version: z.number().int().min(0), toUserId: id.optional(), operationId }),
+  [VERBS.offboard]: z.object({ customerId, userIds: idList, versions: versions.optional(), colleague: colleagueText }),
+  [VERBS.confirmOffboard]: z.object({
+    customerId,
+    userId: id,
+    version: z.number().int().min(0),
+    toUserId: id.optional(),
+    operationId,
+    colleague: colleagueText,
+    drawnColleague: z.string().max(256).optional(),
+  }),
+  [VERBS.viewOffboard]: z.object({ customerId, jobId: z.string().regex(/^[A-Za-z0-9_-]{16}$/) }),
   [VERBS.requestApproval]: z.object({
     customerId,
     kind: z.enum(['deleteUsers', 'resetPassword', 'offboard', 'changeLicenses', 'import']),
@@ -105,6 +125,9 @@ const schemas = {
     replace: z.object({ from: id, to: id }).optional(),
     operationId,
     reason: z.string().max(2000).optional(),
+    // An offboarding: its colleague field, and the colleague the request card was drawn for.
+    colleague: colleagueText,
+    drawnColleague: z.string().max(256).optional(),
   }),
   [VERBS.decideApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/), decision: z.enum(['approve', 'reject', 'withdraw']) }),
   [VERBS.viewApproval]: z.object({ customerId, requestId: z.string().regex(/^[A-Za-z0-9_-]{16}$/) }),
@@ -230,11 +253,18 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
     case VERBS.offboard: {
       const v = parsed.data as z.infer<(typeof schemas)['offboard']>;
       if (v.userIds.length !== 1) return { ok: false, reason: 'invalidData', field: 'userIds' };
-      return { ok: true, command: { name: 'offboard', customer: v.customerId, user: v.userIds[0], version: v.versions?.[v.userIds[0]] } };
+      return { ok: true, command: { name: 'offboard', customer: v.customerId, user: v.userIds[0], version: v.versions?.[v.userIds[0]], to: v.colleague || undefined } };
     }
     case VERBS.confirmOffboard: {
       const v = parsed.data as z.infer<(typeof schemas)['confirmOffboard']>;
-      return { ok: true, command: { name: 'confirmOffboard', customer: v.customerId, userId: v.userId, version: v.version, toUserId: v.toUserId, operationId: v.operationId } };
+      return {
+        ok: true,
+        command: { name: 'confirmOffboard', customer: v.customerId, userId: v.userId, version: v.version, toUserId: v.toUserId, operationId: v.operationId, colleague: v.colleague, drawnColleague: v.drawnColleague },
+      };
+    }
+    case VERBS.viewOffboard: {
+      const v = parsed.data as z.infer<(typeof schemas)['viewOffboard']>;
+      return { ok: true, command: { name: 'viewOffboard', customer: v.customerId, jobId: v.jobId } };
     }
     case VERBS.requestApproval: {
       const v = parsed.data as z.infer<(typeof schemas)['requestApproval']>;
@@ -255,7 +285,8 @@ export function actionToCommand(verb: unknown, rawData: unknown): ActionResult {
           : v.kind === 'resetPassword'
             ? { kind: v.kind, userId: userIds[0] }
             : { kind: v.kind, userId: userIds[0], toUserId: v.toUserId };
-      return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId } };
+      const colleague = v.kind === 'offboard' ? { colleague: v.colleague, drawnColleague: v.drawnColleague } : {};
+      return { ok: true, command: { name: 'requestApproval', customer: v.customerId, change, reason: (v.reason ?? '').trim(), operationId: v.operationId, ...colleague } };
     }
     case VERBS.decideApproval: {
       const v = parsed.data as z.infer<(typeof schemas)['decideApproval']>;

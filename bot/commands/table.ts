@@ -61,6 +61,8 @@ const CARD_ONLY_ACCESS: Partial<Record<CommandName, Access>> = {
   confirmResetPassword: 'helpdesk',
   confirmDeleteUsers: 'admin',
   confirmOffboard: 'admin',
+  // The refresh of the running card: the agent who pressed Offboard (an admin agent).
+  viewOffboard: 'admin',
   // Requests and their cards: helpdesk agents and up (who may decide is the approval service's rule).
   requestApproval: 'helpdesk',
   decideApproval: 'helpdesk',

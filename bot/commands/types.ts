@@ -37,8 +37,11 @@ export type Command =
   | { name: 'approvals'; customer: string; enabled: boolean; expiryHours?: number; importOver?: number }
   | { name: 'approvalsChannel' }
   | { name: 'offboard'; customer: string; user: string; to?: string; version?: number }
-  | { name: 'confirmOffboard'; customer: string; userId: string; version: number; toUserId?: string; operationId: string }
-  | { name: 'requestApproval'; customer: string; change: ApprovalChange; reason: string; operationId: string }
+  /** `colleague`: the confirmation's colleague field as submitted; `drawnColleague`: the colleague it was drawn for. */
+  | { name: 'confirmOffboard'; customer: string; userId: string; version: number; toUserId?: string; operationId: string; colleague?: string; drawnColleague?: string }
+  /** The refresh of a running offboarding's card (Universal Actions): the job as it is now. */
+  | { name: 'viewOffboard'; customer: string; jobId: string }
+  | { name: 'requestApproval'; customer: string; change: ApprovalChange; reason: string; operationId: string; colleague?: string; drawnColleague?: string }
   | { name: 'decideApproval'; customer: string; requestId: string; decision: ApprovalDecision }
   | { name: 'viewApproval'; customer: string; requestId: string }
   | { name: 'approvalAgain'; customer: string; requestId: string }

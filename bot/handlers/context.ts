@@ -6,6 +6,7 @@ import type { DirectoryService } from '../../services/directory';
 import type { ImportService } from '../../services/import/importer';
 import type { ImportDialogs } from '../../services/import/dialogs';
 import type { ImportRunner } from '../importRunner';
+import type { OffboardRunner } from '../offboardRunner';
 import type { IncomingFile } from '../fileDownload';
 import type { Actor } from '../../services/types';
 import type { Access, AgentRoles, CallerRole } from '../agents';
@@ -25,6 +26,13 @@ export interface HandlerContext {
   /** The partner's approvals channel and the agents' 1:1 chats, outside this turn. */
   approvalChannel: ApprovalChannel;
   vault: CredentialVault;
+  /** Offboarding jobs in the background, their cards drawn step by step. */
+  offboardRunner: OffboardRunner;
+  /**
+   * Work that starts once this turn's answer has gone (a background job whose first card update must not arrive before
+   * the card this turn answers with).
+   */
+  afterTurn(task: () => void): void;
   importer: ImportService;
   importRunner: ImportRunner;
   /** Tokens and uploads of the Import users dialog. */
@@ -36,7 +44,7 @@ export interface HandlerContext {
   /** Fetches an attached file (size limit and timeout applied). */
   downloadFile(file: IncomingFile): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: 'tooLarge' | 'failed' }>;
   /** Where this turn's card lives, so a background job can update it: the conversation (JSON) and the card's activity. */
-  cardLocation: { conversation: string; activityId?: string };
+  cardLocation: { conversation: string; activityId?: string; /** The caller's Teams user id (29:…), for a card's refresh.userIds. */ userId?: string };
   /** The bot's Teams app id (MicrosoftAppId), for deep links to its tab; unset in local mode. */
   appId?: string;
   /** Where download links point (PUBLIC_BASE_URL). */

@@ -31,6 +31,7 @@ import { isCsvName } from '../fileDownload';
 import { resolveCustomer, resolveUser, resolveUsers } from './resolve';
 import { approvalCard, offboardConfirmCard, offboardResultCard, requestApprovalCard } from '../../cards/approvalCards';
 import type { ApprovalChange, ApprovalRequest, DecideResult } from '../../services/approvals';
+import type { OffboardCard, OffboardJob } from '../../services/offboarding';
 
 type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
 type Handler<N extends CommandName> = (cmd: CommandOf<N>, ctx: HandlerContext) => Promise<AdaptiveCard>;
@@ -300,12 +301,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
   async offboard(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
     const user = cmd.version === undefined ? await resolveUser(ctx, customer, cmd.user) : (await selectedUsers(ctx, customer, [cmd.user], { [cmd.user]: cmd.version }))[0];
-    const colleague = cmd.to ? await resolveUser(ctx, customer, cmd.to) : undefined;
-    // Refused here, at confirmation time, when it cannot be done (the colleague is the user, or is deleted).
-    const plan = await ctx.approvals.offboarding.plan(customer.id, user.id, colleague?.id, user.version);
-    const change: ApprovalChange = { kind: 'offboard', userId: user.id, toUserId: colleague?.id };
-    if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user], colleague);
-    return offboardConfirmCard(ctx.t, { customer, plan, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId() });
+    return offboardConfirmation(ctx, customer, user, cmd.to);
   },
 
   async confirmOffboard(cmd, ctx) {
@@ -313,18 +309,34 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const offboarding = ctx.approvals.offboarding;
     const jobId = offboarding.jobIdOf(cmd.operationId);
     let job = await offboarding.job(customer.id, jobId).catch(() => null);
+    const here = offboardCardHere(ctx, 'result');
     if (!job) {
+      // The colleague field says someone else than the card was drawn for: draw the move first, change nothing.
+      if (colleagueChanged(cmd.colleague, cmd.drawnColleague)) {
+        const user = (await selectedUsers(ctx, customer, [cmd.userId], { [cmd.userId]: cmd.version }))[0];
+        return offboardConfirmation(ctx, customer, user, cmd.colleague || undefined, ctx.t('offboard.checkColleague'));
+      }
       let plan;
       try {
         plan = await offboarding.plan(customer.id, cmd.userId, cmd.toUserId, cmd.version);
       } catch (err) {
         return refusedAsStale(ctx, customer, err);
       }
-      await offboarding.start(customer.id, plan, { actor: ctx.caller, operationId: cmd.operationId });
+      await offboarding.start(customer.id, plan, { actor: ctx.caller, operationId: cmd.operationId, cards: here ? [here] : [] });
+      job = await offboarding.job(customer.id, jobId);
+    } else if (here) {
+      // Pressed again on another card (or after a crash): this card shows the progress too.
+      await offboarding.addCard(customer.id, jobId, here);
     }
-    // A few directory calls: run in this turn. A crash resumes the job at the next start (or this button again).
-    job = (await offboarding.run(customer.id, jobId)) ?? (await offboarding.job(customer.id, jobId));
-    return offboardResultCard(ctx.t, { customer, job });
+    // The job runs in the background once this answer (its first state) has gone; a repeated press of a job still
+    // running starts it here if no runner has it (a crash left it), else it changes nothing.
+    if (job.state === 'running') ctx.afterTurn(() => void ctx.offboardRunner.launch(customer.id, jobId));
+    return offboardResultView(ctx, customer, job);
+  },
+
+  async viewOffboard(cmd, ctx) {
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    return offboardResultView(ctx, customer, await ctx.approvals.offboarding.job(customer.id, cmd.jobId));
   },
 
   async approvals(cmd, ctx) {
@@ -344,6 +356,11 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async requestApproval(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
+    // An offboarding whose colleague field names someone else than the card was drawn for: drawn again first.
+    if (cmd.change.kind === 'offboard' && colleagueChanged(cmd.colleague, cmd.drawnColleague)) {
+      const user = await ctx.directory.getUser(customer.id, cmd.change.userId);
+      return offboardConfirmation(ctx, customer, user, cmd.colleague || undefined, ctx.t('offboard.checkColleague'), cmd.reason);
+    }
     if (!cmd.reason && cmd.change.kind === 'import') return importRequestCard(ctx, customer, cmd.change.jobId, cmd.change.options, ctx.t('approval.reasonRequired'));
     if (!cmd.reason) {
       const users = (await ctx.directory.readUsers(customer.id, changeUserIds(cmd.change))).filter((u): u is CustomerUser => !!u);
@@ -369,19 +386,31 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
 
   async decideApproval(cmd, ctx) {
     const customer = await resolveCustomer(ctx, cmd.customer);
-    const result = await ctx.approvals.decide(customer.id, cmd.requestId, cmd.decision, ctx.caller, { isAdmin: ctx.caller.role === 'admin' });
+    // An approved offboarding shows its steps on the approvals channel's card and on the card clicked.
+    const before = await ctx.approvals.get(customer.id, cmd.requestId);
+    const clicked = offboardCardHere(ctx, 'approval');
+    const offboardCards = [before.card ? { kind: 'approval' as const, ...before.card, locale: ctx.locale } : null, clicked && clicked.activityId !== before.card?.activityId ? clicked : null].filter(
+      (c): c is OffboardCard => !!c,
+    );
+    const result = await ctx.approvals.decide(customer.id, cmd.requestId, cmd.decision, ctx.caller, { isAdmin: ctx.caller.role === 'admin', offboardCards });
     const request = result.request;
+    const offboardJob = await ctx.approvals.offboardJobOf(customer.id, request);
+    // Its job runs in the background once this answer has gone, and finishes the request (telling the outcome) when it
+    // ends; a click on a request left "being applied" by a crash starts it again (one runner per job).
+    const offboardPending = !!offboardJob && request.state === 'approved';
+    if (offboardJob && offboardPending) ctx.afterTurn(() => void ctx.offboardRunner.launch(customer.id, offboardJob.jobId));
     let notice: string | undefined;
     if (result.kind === 'refused') notice = ctx.t(result.reason === 'ownRequest' ? 'approval.ownRequest' : result.reason === 'notRequester' ? 'approval.notRequester' : 'approval.notAdmin');
     if (result.kind !== 'refused' && result.temporaryPassword) notice = await deliverApprovedPassword(ctx, customer, request, result);
     // An approved import runs in the background as the requester's job (its passwords go to the requester only).
     if (result.kind === 'decided' && request.state === 'applied' && request.outcome?.importJobId) void ctx.importRunner.launch(customer.id, request.outcome.importJobId);
     if (result.kind === 'decided') {
-      // Everyone's card in the channel shows the new state; requester and decider get the outcome in their 1:1 chats.
+      // Everyone's card in the channel shows the new state; requester and decider get the outcome in their 1:1 chats
+      // (an offboarding's outcome comes when its job ends: bot/offboardRunner.ts).
       const base = await approvalView(ctx, customer, request, { decide: false, withdraw: false });
       if (request.card) await ctx.approvalChannel.update(request.card, base);
       const agents = [...new Set([request.requester.id, ctx.caller.id])];
-      await Promise.all(agents.map((id) => ctx.approvalChannel.notify(id, base)));
+      if (!offboardPending) await Promise.all(agents.map((id) => ctx.approvalChannel.notify(id, base)));
     }
     return approvalView(ctx, customer, request, viewerOf(ctx, request), notice);
   },
@@ -583,8 +612,43 @@ function viewerOf(ctx: HandlerContext, request: ApprovalRequest): { decide: bool
 }
 
 async function approvalView(ctx: HandlerContext, customer: Customer, request: ApprovalRequest, viewer: { decide: boolean; withdraw: boolean }, notice?: string): Promise<AdaptiveCard> {
-  const [subscriptions, refreshUserIds] = await Promise.all([ctx.directory.getSubscriptions(customer.id), ctx.approvalChannel.knownAgents()]);
-  return approvalCard(ctx.t, { customer, request, subscriptions, viewer, refreshUserIds, notice, locale: ctx.locale });
+  const [subscriptions, refreshUserIds, offboard] = await Promise.all([
+    ctx.directory.getSubscriptions(customer.id),
+    ctx.approvalChannel.knownAgents(),
+    ctx.approvals.offboardJobOf(customer.id, request),
+  ]);
+  return approvalCard(ctx.t, { customer, request, subscriptions, viewer, refreshUserIds, notice, locale: ctx.locale, offboard: offboard ?? undefined });
+}
+
+// ------------------------------------------------------------------ offboarding
+
+/**
+ * The confirmation of offboarding this user (or, under four eyes, the request): with `to`, the colleague named as
+ * `--to` names it (username, UPN, id or display name). A colleague that cannot be used (unknown, the user itself,
+ * deleted) is refused before anything changes, with the usual error.
+ */
+async function offboardConfirmation(ctx: HandlerContext, customer: Customer, user: CustomerUser, to?: string, notice?: string, reason?: string): Promise<AdaptiveCard> {
+  const colleague = to ? await resolveUser(ctx, customer, to) : undefined;
+  // Refused here, at confirmation time, when it cannot be done (the colleague is the user, or is deleted).
+  const plan = await ctx.approvals.offboarding.plan(customer.id, user.id, colleague?.id, user.version);
+  const change: ApprovalChange = { kind: 'offboard', userId: user.id, toUserId: colleague?.id };
+  if (await ctx.approvals.requiresApproval(customer.id, change)) return requestCard(ctx, customer, change, [user], colleague, notice, reason || undefined);
+  return offboardConfirmCard(ctx.t, { customer, plan, subscriptions: await ctx.directory.getSubscriptions(customer.id), operationId: ctx.newOperationId(), notice });
+}
+
+/** The colleague field was sent and names someone else than the card was drawn for (a card without the field: no). */
+const colleagueChanged = (typed: string | undefined, drawn: string | undefined): boolean =>
+  typed !== undefined && typed.toLowerCase() !== (drawn ?? '').trim().toLowerCase();
+
+/** The card this turn answers (the one clicked) as a place for an offboarding's progress; none without its activity. */
+function offboardCardHere(ctx: HandlerContext, kind: OffboardCard['kind']): OffboardCard | null {
+  const { conversation, activityId, userId } = ctx.cardLocation;
+  return activityId ? { kind, conversation, activityId, locale: ctx.locale, refreshUserId: kind === 'result' ? userId : undefined } : null;
+}
+
+async function offboardResultView(ctx: HandlerContext, customer: Customer, job: OffboardJob): Promise<AdaptiveCard> {
+  const error = job.error ? describeError(ctx.t, new DirectoryError(job.error as never)) : undefined;
+  return offboardResultCard(ctx.t, { customer, job, error, refreshUserIds: ctx.cardLocation.userId ? [ctx.cardLocation.userId] : [] });
 }
 
 /** A password from an approved reset goes to the requester's 1:1 chat only, never to the channel or the approver. */

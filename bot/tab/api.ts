@@ -10,8 +10,12 @@
  *   GET  /api/tab/customers/:c                         customer, seats per license, counts
  *   GET  /api/tab/customers/:c/users?filter=&role=&search=&offset=&order=asc|desc    100 rows
  *   POST /api/tab/customers/:c/selection               { filter, role, search } → a saved selection of all matching
+ *                                                      (up to 50,000 users)
  *   POST /api/tab/customers/:c/licenses                { operationId, users | selectionId, add, remove }
  *   POST /api/tab/customers/:c/delete                  { operationId, users | selectionId }
+ *        up to 500 users: one atomic change, 200 with the results; a larger selection: 202 { job } and a bulk job
+ *        (services/bulkChanges.ts) that changes them in chunks, all or nothing
+ *   GET  /api/tab/customers/:c/jobs/:jobId             the bulk job's progress and outcome (its owner only)
  *   POST /api/tab/customers/:c/reset-password          { operationId, users } → passwords to the agent's 1:1 chat
  *   GET  /api/tab/customers/:c/deleted                 deleted users with days left
  *   POST /api/tab/customers/:c/restore                 { operationId, users } → per user what came back
@@ -29,7 +33,8 @@ import { translator, Translator } from '../../cards/i18n';
 import { runAsCaller } from '../../services/caller';
 import type { CredentialVault } from '../../services/credentials';
 import type { ApprovalChange, ApprovalService } from '../../services/approvals';
-import type { DirectoryService } from '../../services/directory';
+import { MAX_BULK_USERS, type BulkChange, type BulkChangeService, type BulkJob } from '../../services/bulkChanges';
+import { MAX_USERS_PER_CHANGE, type DirectoryService } from '../../services/directory';
 import { DirectoryError, isDirectoryError } from '../../services/errors';
 import { USER_ROLES, type CustomerUser, type UserFilter, type UserRole } from '../../services/types';
 import { AgentRoles, CallerRole, mayRun } from '../agents';
@@ -49,6 +54,8 @@ export const MAX_RESETS_PER_REQUEST = 50;
 
 export interface TabApiDeps {
   directory: DirectoryService;
+  /** Changes of more users than one directory change takes ("all matching" a large view). */
+  bulk: BulkChangeService;
   /** Four eyes: a change the customer's approvals setting holds back is refused here; requests are made in the bot. */
   approvals?: ApprovalService;
   agents: AgentRoles;
@@ -166,8 +173,10 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
           return;
         }
         const body = await runAsCaller({ actor: { id: caller.id, name: caller.name }, userAssertion: async () => identity.token }, () => work(req, caller, t));
-        log(200, 'ok', { caller: caller.id });
-        res.json(200, body);
+        // A route answers 200 with what it returns, or another status with an ApiAnswer it returns (202 for a job).
+        const answer = body instanceof ApiAnswer ? body : new ApiAnswer(200, body as Record<string, unknown>);
+        log(answer.status, 'ok', { caller: caller.id });
+        res.json(answer.status, answer.body);
       } catch (err) {
         if (err instanceof ApiAnswer) {
           log(err.status, 'answered', { caller: identity.id });
@@ -198,6 +207,22 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     return Object.entries(versions).map(([userId, expectedVersion]) => ({ userId, expectedVersion }));
   }
 
+  /** Runs a bulk job after the request that started it (or resumes it); a failure leaves it to be resumed. */
+  const runJob = (customerId: string, jobId: string) =>
+    void deps.bulk.run(customerId, jobId).catch((err: Error) => logger.warn({ err: err.message, customer: customerId, job: jobId }, 'bulk change paused; it resumes when asked for or at start-up'));
+
+  /** More users than one change takes: a bulk job, answered 202 with its progress. */
+  async function startJob(customerId: string, refs: Array<{ userId: string; expectedVersion: number }>, change: BulkChange, caller: Caller, operationId: string, t: Translator['t']) {
+    const jobId = await deps.bulk.start(customerId, Object.fromEntries(refs.map((r) => [r.userId, r.expectedVersion])), change, { actor: actor(caller), operationId });
+    runJob(customerId, jobId);
+    return new ApiAnswer(202, progressOf(await deps.bulk.job(customerId, jobId), t));
+  }
+
+  const progressOf = (job: BulkJob, t: Translator['t']) => ({
+    job: { id: job.jobId, kind: job.change.kind, state: job.state, total: job.total, processed: job.processed, changed: job.changed, undone: job.undone, notUndone: job.notUndone },
+    message: jobMessage(job, t),
+  });
+
   server.get(
     `${TAB_API}/me`,
     route('me', null, async (_req, caller, t) => ({
@@ -219,8 +244,10 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
 
   server.get(
     `${TAB_API}/customers/:customerId`,
-    route('customer', 'users', async (req) => {
+    route('customer', 'users', async (req, caller) => {
       const customerId = customerOf(req);
+      // A bulk change of this agent's that an instance left paused goes on now, with this agent's sign-in.
+      for (const jobId of await deps.bulk.runningJobsOf(customerId, caller.id)) runJob(customerId, jobId);
       const [customer, { subscriptions, counts }] = await Promise.all([directory.getCustomer(customerId), directory.getSubscriptionsAndCounts(customerId)]);
       return { customer: { id: customer.id, name: customer.name, domains: customer.domains }, subscriptions, counts };
     }),
@@ -251,9 +278,9 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     route('selection', 'manageLicenses', async (req) => {
       const customerId = customerOf(req);
       const q = parse(viewQuery, req.body ?? {});
-      const users = await directory.listAllUsers(customerId, { filter: parseFilter(q.filter), role: parseRole(q.role), search: q.search });
+      const users = await directory.listAllUsers(customerId, { filter: parseFilter(q.filter), role: parseRole(q.role), search: q.search }, MAX_BULK_USERS);
       if (!users.length) throw new DirectoryError('INVALID_FIELD', { field: 'userIds', reason: 'required' });
-      return { selectionId: await directory.saveSelection(customerId, users), count: users.length };
+      return { selectionId: await directory.saveSelection(customerId, users, MAX_BULK_USERS), count: users.length };
     }),
   );
 
@@ -264,6 +291,7 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
       const body = parse(changeBody, req.body);
       const refs = await refsOf(customerId, body);
       await heldForApproval(customerId, { kind: 'changeLicenses', userIds: refs.map((r) => r.userId), add: body.add, remove: body.remove }, caller, 'saveLicenses', t);
+      if (refs.length > MAX_USERS_PER_CHANGE) return startJob(customerId, refs, { kind: 'licenses', add: body.add, remove: body.remove }, caller, body.operationId, t);
       const results = await directory.changeLicenses(customerId, refs, { add: body.add, remove: body.remove }, { actor: actor(caller), operationId: body.operationId });
       return { results, subscriptions: await directory.getSubscriptions(customerId), counts: await directory.getCounts(customerId) };
     }),
@@ -276,6 +304,7 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
       const body = parse(deleteBody, req.body);
       const refs = await refsOf(customerId, body);
       await heldForApproval(customerId, { kind: 'deleteUsers', userIds: refs.map((r) => r.userId) }, caller, 'confirmDeleteUsers', t);
+      if (refs.length > MAX_USERS_PER_CHANGE) return startJob(customerId, refs, { kind: 'delete' }, caller, body.operationId, t);
       const deleted = await directory.deleteUsers(customerId, refs, { actor: actor(caller), operationId: body.operationId });
       return { deleted, subscriptions: await directory.getSubscriptions(customerId), counts: await directory.getCounts(customerId) };
     }),
@@ -315,6 +344,26 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     }),
   );
 
+  // A bulk job's progress; a job left paused (an instance stopped, Redis away) is resumed by asking.
+  server.get(
+    `${TAB_API}/customers/:customerId/jobs/:jobId`,
+    route('job', 'users', async (req, caller, t) => {
+      const customerId = customerOf(req);
+      const jobId = parse(z.string().regex(/^[A-Za-z0-9_-]{16}$/), req.params?.jobId);
+      const job = await deps.bulk.job(customerId, jobId).catch((err: unknown) => {
+        if (isDirectoryError(err)) throw new ApiAnswer(404, { error: 'notFound' });
+        throw err;
+      });
+      // Another agent's job is not this caller's business (and its id is not guessable).
+      if (job.owner.id !== caller.id) throw new ApiAnswer(404, { error: 'notFound' });
+      if (job.state === 'running' || job.state === 'undoing') {
+        runJob(customerId, jobId);
+        return progressOf(job, t);
+      }
+      return { ...progressOf(job, t), subscriptions: await directory.getSubscriptions(customerId), counts: await directory.getCounts(customerId) };
+    }),
+  );
+
   server.get(
     `${TAB_API}/customers/:customerId/deleted`,
     route('deleted', 'deletedUsers', async (req) => {
@@ -343,4 +392,21 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
       return { outcomes, lines, subscriptions, counts: await directory.getCounts(customerId) };
     }),
   );
+}
+
+/** What the page says about a bulk job, in the agent's language. */
+function jobMessage(job: BulkJob, t: Translator['t']): string {
+  const reason = job.error ? describeError(t, new DirectoryError(job.error.code, job.error.params)) : '';
+  switch (job.state) {
+    case 'running':
+      return t(job.change.kind === 'delete' ? 'tab.job.deleting' : 'tab.job.changing', { done: job.processed, count: job.total });
+    case 'undoing':
+      return t('tab.job.undoing', { reason });
+    case 'refused':
+      return t('tab.job.refused', { reason });
+    case 'incomplete':
+      return t('tab.job.incomplete', { reason, count: job.notUndone });
+    case 'done':
+      return job.change.kind === 'delete' ? t('delete.done', { count: job.changed }) : t('tab.licensesChanged', { count: job.total });
+  }
 }

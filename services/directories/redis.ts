@@ -11,6 +11,8 @@ import type { CustomerDefinition, DirectoryBackend, LicenseChange, UserCounts, U
 const PURGE_BATCH = 200;
 /** Pages (and customers' subscriptions) kept by RedisDirectory's cache, most recently stored first out last. */
 const CACHED_PAGES = 500;
+/** The largest listing window kept in that cache (a card's page, the tab's window). */
+const MAX_CACHED_WINDOW = 100;
 
 /** Values read at a customer version, bounded (the oldest stored leaves first). */
 class VersionedCache<T> {
@@ -205,7 +207,8 @@ export class RedisDirectory implements DirectoryBackend {
     const users = await this.readUsers(customerId, ids);
     if (!users.length && total === 0) await this.getCustomer(customerId); // unknown customer → typed error
     const page = { users: users.filter((u): u is CustomerUser => u !== null), total };
-    this.pages.set(cacheKey, String(reply[1]), page);
+    // Windows the cards and the tab show are kept; a whole listing read for a selection is not (thousands of users).
+    if (listing.pageSize <= MAX_CACHED_WINDOW) this.pages.set(cacheKey, String(reply[1]), page);
     return { users: page.users.map(copyUser), total };
   }
 

@@ -50,6 +50,11 @@
  *   <root>{c:<id>}:import:<jobId>:rows   list   the file's rows as JSON {line, cells}
  *   <root>{c:<id>}:import:<jobId>:results hash  row index → JSON outcome (created user id or error), no secret
  *   <root>{c:<id>}:import:<jobId>:lock   string the instance running the job (expires unless renewed)
+ *   <root>{c:<id>}:import:<jobId>:out:<run>  list  a run's results CSV, a part per 1,000 rows, each AES-GCM sealed
+ *                                               under that run's download key (held in memory only); 2 days, then as
+ *                                               long as the download (10 min), deleted when it is taken
+ *   <root>{c:<id>}:import:<jobId>:staged:<start>  hash  the failures a start is checking, renamed to :results when
+ *                                               the job starts (deleted otherwise)
  *   <root>import-jobs                    set    "<customerId> <jobId>" of running imports, resumed at start-up
  *   <root>{c:<id>}:approvals             hash   the customer's four-eyes setting: enabled, expiryMs, importThreshold
  *   <root>{c:<id>}:approval:<requestId>  hash   an approval request: state, requester, reason, change (JSON), the versions
@@ -57,6 +62,11 @@
  *   <root>{c:<id>}:offboard:<jobId>      hash   an offboarding job: user, colleague, licenses, each finished step, state
  *   <root>{c:<id>}:offboard:<jobId>:lock string the instance running that job (expires unless the job ends first)
  *   <root>offboard-jobs                  set    "<customerId> <jobId>" of running offboardings, resumed at start-up
+ *   <root>{c:<id>}:bulk:<jobId>          hash   a bulk change of more users than one change takes (services/bulkChanges.ts):
+ *                                               owner, change, state, counters, each chunk's users `u:<n>`, what it
+ *                                               changed `r:<n>`, undo marks `x:<n>`; 24 h
+ *   <root>{c:<id>}:bulk:<jobId>:lock     string the instance running that job (expires unless renewed per chunk)
+ *   <root>bulk-jobs                      set    "<customerId> <jobId>" of running bulk changes, resumed at start-up
  *   <root>approvals-channel              string JSON conversation reference of the partner's approvals channel
  *
  * sortName = lower(displayName): sorting the entries sorts by display name, equal names by id (unique, random: a stable
@@ -125,6 +135,10 @@ export class KeyLayout {
   importJob(customerId: string, jobId: string, part: '' | ':rows' | ':results' | ':lock' = ''): string {
     return `${this.tag(customerId)}:import:${jobId}${part}`;
   }
+  /** What one run (`out`) or one start (`staged`) of an import job writes, by that run's or start's own id. */
+  importJobRun(customerId: string, jobId: string, part: 'out' | 'staged', runId: string): string {
+    return `${this.importJob(customerId, jobId)}:${part}:${runId}`;
+  }
   approvalSettings(customerId: string): string {
     return `${this.tag(customerId)}:approvals`;
   }
@@ -136,6 +150,12 @@ export class KeyLayout {
   }
   runningOffboardings(): string {
     return `${this.root}offboard-jobs`;
+  }
+  bulkJob(customerId: string, jobId: string, part: '' | ':lock' = ''): string {
+    return `${this.tag(customerId)}:bulk:${jobId}${part}`;
+  }
+  runningBulkJobs(): string {
+    return `${this.root}bulk-jobs`;
   }
   approvalsChannel(): string {
     return `${this.root}approvals-channel`;

@@ -434,12 +434,22 @@ describe('card actions: each verb becomes the same Command as its typed twin', (
       importRun: { customerId: 'c', jobId: 'J'.repeat(12), operationId: OP },
       offboard: { customerId: 'c', userIds: 'u1' },
       confirmOffboard: { customerId: 'c', userId: 'u1', version: 0, operationId: OP },
+      viewOffboard: { customerId: 'c', jobId: 'J'.repeat(16) },
       requestApproval: { customerId: 'c', kind: 'deleteUsers', userIds: ['u1'], operationId: OP, reason: 'why' },
       decideApproval: { customerId: 'c', requestId: 'R'.repeat(16), decision: 'approve' },
       viewApproval: { customerId: 'c', requestId: 'R'.repeat(16) },
       approvalAgain: { customerId: 'c', requestId: 'R'.repeat(16) },
     };
     for (const verb of Object.values(VERBS)) expect([verb, actionToCommand(verb, minimal[verb]).ok]).toEqual([verb, true]);
+  });
+});
+
+test('the offboarding colleague field: trimmed, empty means none; the confirmation carries what it was drawn for', () => {
+  expect(actionToCommand(VERBS.offboard, { customerId: 'contoso', userIds: 'u1', colleague: '  Carol White ' })).toEqual({ ok: true, command: { name: 'offboard', customer: 'contoso', user: 'u1', to: 'Carol White', version: undefined } });
+  expect(actionToCommand(VERBS.offboard, { customerId: 'contoso', userIds: 'u1', colleague: '   ' })).toMatchObject({ ok: true, command: { to: undefined } });
+  expect(actionToCommand(VERBS.confirmOffboard, { customerId: 'contoso', userId: 'u1', version: 3, operationId: OP, colleague: ' carol ', drawnColleague: '' })).toMatchObject({
+    ok: true,
+    command: { name: 'confirmOffboard', colleague: 'carol', drawnColleague: '' },
   });
 });
 
@@ -468,6 +478,12 @@ describe('card actions: malformed payloads are refused, never guessed', () => {
     ['saveLicenses', { customerId: 'contoso', operationId: OP, versions: {}, initial: {} }, 'userIds'],
     ['saveLicenses', { customerId: 'contoso', operationId: OP, userIds: ['u1'], versions: {} }, 'initial'],
     ['confirmResetPassword', { customerId: 'contoso', userId: 'u1', operationId: OP }, 'version'],
+    // The offboarding confirmation's colleague field: text from the agent, a name or username at most.
+    ['offboard', { customerId: 'contoso', userIds: 'u1', colleague: 'carol\u202e' }, 'colleague'],
+    ['offboard', { customerId: 'contoso', userIds: 'u1', colleague: 'c'.repeat(257) }, 'colleague'],
+    ['offboard', { customerId: 'contoso', userIds: 'u1', colleague: 42 }, 'colleague'],
+    ['confirmOffboard', { customerId: 'contoso', userId: 'u1', version: 0, operationId: OP, colleague: 'carol\nwhite' }, 'colleague'],
+    ['viewOffboard', { customerId: 'contoso', jobId: 'short' }, 'jobId'],
     ['confirmDeleteUsers', { customerId: 'contoso', userIds: ['u1'], operationId: OP }, 'versions'],
     ['confirmDeleteUsers', { customerId: 'contoso', userIds: [], versions: {}, operationId: OP }, 'userIds'],
     ['restoreUsers', { customerId: 'contoso', userIds: 'u1' }, 'operationId'],

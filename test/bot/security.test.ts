@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createLogger } from '../../bot/logger';
 import { VERBS } from '../../cards/verbs';
+import { CredentialVault } from '../../services/credentials';
 import { BotApp, startBotApp, TENANT } from '../support/botApp';
 import { Agent, BotClient, Card, cardOf, CHANNEL, GROUP_CHAT, PERSONAL, submission, texts, visibleText, Where } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
@@ -356,6 +357,30 @@ describe('Save and add another ends with one confirmation and a one-time downloa
     const late = await download(link);
     expect(late.status).toBe(410);
     expect(late.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('a file in parts (an import\'s results) is sent part by part; a part lost after the answer began cuts the connection', async () => {
+    const vault = new CredentialVault(bot.t.redis, bot.t.keys, bot.t.clock);
+    const parts = ['\ufeffa,b\r\n', ...Array.from({ length: 3 }, (_, i) => `${String(i).repeat(100_000)},x\r\n`)];
+    const write = async (n: number) => {
+      const file = vault.newPartedDownload();
+      const key = bot.t.keys.importJobRun('contoso', 'job', 'out', String(n));
+      await bot.t.redis.rpush(key, ...parts.map((p, i) => file.seal(i, p)));
+      return `${bot.url}/downloads/${await vault.createPartedDownload(ADMIN.aadObjectId, 'contoso-import-results.csv', file, key, parts.length)}`;
+    };
+    const whole = await fetch(await write(1));
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-type')).toMatch(/text\/csv/);
+    expect(await whole.text()).toBe(parts.join('').replace(/^\ufeff/, '')); // fetch's text() drops the BOM
+    // The third part is gone by the time it is read (expired on its own, say): the file must not look complete.
+    const broken = await write(2);
+    const lindex = bot.t.redis.lindex.bind(bot.t.redis);
+    jest.spyOn(bot.t.redis, 'lindex').mockImplementation(((key: string, index: number) => (index === 2 ? Promise.resolve(null) : lindex(key, index))) as typeof bot.t.redis.lindex);
+    const cut = await fetch(broken);
+    expect(cut.status).toBe(200);
+    await expect(cut.text()).rejects.toThrow();
+    jest.restoreAllMocks();
+    expect((await bot.t.scanKeys()).filter((k) => k.includes(':out:') || k.includes('download:'))).toEqual([]);
   });
 
   it('a forged or mangled link is gone, not an error', async () => {

@@ -23,6 +23,8 @@ import {
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
+import { approvalCard, offboardConfirmCard, offboardResultCard, requestApprovalCard } from '../../cards/approvalCards';
+import type { OffboardJob } from '../../services/offboarding';
 import { importCustomerChoiceCard, importHowToCard } from '../../cards/importCards';
 import { translator } from '../../cards/i18n';
 import { COMMANDS } from '../../bot/commands/table';
@@ -159,6 +161,23 @@ function auditEntries(c: DemoCustomer, count: number): AuditEntry[] {
 const contoso = demoCustomer('contoso');
 const fabrikam = demoCustomer('fabrikam');
 
+const [leaver, colleague] = [contoso.users.find((u) => u.licenses.length > 1) ?? contoso.users[0], contoso.users[1]];
+const offboardJob = (done: OffboardJob['done'], state: OffboardJob['state']): OffboardJob => ({
+  jobId: 'AbCdEfGhIjKlMnOp',
+  customerId: contoso.customer.id,
+  userId: leaver.id,
+  userPrincipalName: leaver.userPrincipalName,
+  displayName: leaver.displayName,
+  colleagueId: colleague.id,
+  colleagueUpn: colleague.userPrincipalName,
+  licenses: leaver.licenses,
+  moved: leaver.licenses,
+  owner: { id: 'a', name: 'Megan Bowen' },
+  state,
+  done,
+  cards: [],
+});
+
 // ------------------------------------------------------------------------------------------ every card
 
 const cases: Array<[string, () => AdaptiveCard]> = [
@@ -235,6 +254,40 @@ const cases: Array<[string, () => AdaptiveCard]> = [
   }],
   ['audit: a full page (20 of 1000)', () => auditCard(t, { customer: contoso.customer, entries: auditEntries(contoso, 20), page: 2, total: 1000, pageSize: 20 })],
   ['audit: empty', () => auditCard(t, { customer: fabrikam.customer, entries: [], page: 1, total: 0, pageSize: 20 })],
+  ['offboard confirmation with a colleague: steps, seats, the colleague field', () =>
+    offboardConfirmCard(t, { customer: contoso.customer, plan: { user: leaver, colleague, licenses: leaver.licenses, moved: leaver.licenses }, subscriptions: contoso.subscriptions, operationId: 'op-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c60' })],
+  ['offboard confirmation: a colleague that could not be used, as typed', () =>
+    offboardConfirmCard(t, { customer: contoso.customer, plan: { user: leaver, licenses: leaver.licenses, moved: [] }, subscriptions: contoso.subscriptions, operationId: 'op-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c61', colleagueText: 'nobody', notice: t('error.userNotFound', { user: 'nobody' }) })],
+  ...(['block', 'reset', 'delete', 'transfer', 'audit'] as const).map((_, i, steps): [string, () => AdaptiveCard] => [
+    `offboard progress: ${i} of 5 steps done, the next one running, refreshed`,
+    () => offboardResultCard(t, { customer: contoso.customer, job: offboardJob(steps.slice(0, i), 'running'), refreshUserIds: ['29:1megan'] }),
+  ]),
+  ['offboard progress: done', () => offboardResultCard(t, { customer: contoso.customer, job: offboardJob(['block', 'reset', 'delete', 'transfer', 'audit'], 'done') })],
+  ['offboard progress: failed at the first step', () => offboardResultCard(t, { customer: contoso.customer, job: { ...offboardJob([], 'failed'), error: 'STALE' }, error: t('error.stale') })],
+  ['request approval: an offboarding, with the colleague field', () =>
+    requestApprovalCard(t, { customer: contoso.customer, change: { kind: 'offboard', userId: leaver.id, toUserId: colleague.id }, users: [leaver], colleague, subscriptions: contoso.subscriptions, operationId: 'op-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c62' })],
+  ['approval card: an approved offboarding, its steps running', () =>
+    approvalCard(t, {
+      customer: contoso.customer,
+      request: {
+        id: 'AbCdEfGhIjKlMnOp',
+        customerId: contoso.customer.id,
+        change: { kind: 'offboard', userId: leaver.id, toUserId: colleague.id },
+        reason: 'leaver',
+        requester: { id: 'h', name: 'Lee Gu' },
+        state: 'approved',
+        createdAt: NOW,
+        expiresAt: NOW + DAY,
+        decidedBy: { id: 'a', name: 'Megan Bowen' },
+        users: [leaver, colleague].map((u) => ({ id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName, licenses: u.licenses, role: u.role, version: u.version })),
+        difference: [],
+      },
+      subscriptions: contoso.subscriptions,
+      viewer: { decide: false, withdraw: false },
+      refreshUserIds: ['29:1megan', '29:1lee'],
+      locale: 'en-US',
+      offboard: offboardJob(['block', 'reset'], 'running'),
+    })],
 ];
 
 describe('every card parses in the adaptivecards SDK without errors or warnings and stays under 28 KB', () => {

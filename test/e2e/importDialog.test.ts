@@ -22,6 +22,7 @@ import { Agent, BotClient, Card, cardOf, findAction, GROUP_CHAT, texts } from '.
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { e2eTest, haveChromium, launchChromium } from '../support/chromium';
 import { freePort } from '../support/redisServer';
+import { publishBot, PUBLISHED, teamsHostPage } from '../support/teamsHost';
 import { createTestDirectory, TestDirectory } from '../support/testDirectory';
 
 const OUTPUT = join(__dirname, '..', '..', 'test-output');
@@ -214,59 +215,18 @@ e2e(
 
 // ------------------------------------------------------------------------------------------ inside a Teams dialog
 
-/** Where the tests pretend the bot is published (PUBLIC_BASE_URL): requests there are answered by the bot on localhost. */
-const PUBLISHED = 'https://bot.contoso.test';
-
-/**
- * A stand-in for Teams at https://teams.microsoft.com (served by Playwright, never fetched): it frames the dialog page
- * and answers @microsoft/teams-js's messages as a Teams web client does for a URL dialog (initialize in the `task`
- * frame context with dialog.url support, getContext with the dark theme and the agent's id), records what the dialog
- * submits (tasks.completeTask) and can change the theme.
- */
-function teamsHostPage(dialogUrl: string): string {
-  const context = { locale: 'en-us', theme: 'dark', userObjectId: MEGAN.aadObjectId, tid: TENANT, hostClientType: 'web', frameContext: 'task', hostName: 'Teams', appSessionId: 'app-session', sessionId: 'session' };
-  const runtime = { apiVersion: 4, supports: { app: {}, appInitialization: {}, dialog: { url: {}, update: {} }, pages: {} } };
-  return `<!doctype html><html><head><title>Teams (stand-in)</title></head><body style="margin:0">
-<iframe id="dialog" title="Import users" src="${dialogUrl}" style="border:0;width:600px;height:540px"></iframe>
-<script>
-  const frame = document.getElementById('dialog');
-  window.messages = [];
-  window.submitted = [];
-  window.addEventListener('message', (event) => {
-    if (event.source !== frame.contentWindow) return;
-    const m = typeof event.data === 'string' ? JSON.parse(event.data) : event.data;
-    if (!m || typeof m.func !== 'string') return;
-    window.messages.push(m.func);
-    const reply = (args) => frame.contentWindow.postMessage({ id: m.id, uuid: m.uuid, args }, '*');
-    if (m.func === 'initialize') reply(['task', 'web', ${JSON.stringify(JSON.stringify(runtime))}, '2.58.0']);
-    else if (m.func === 'getContext') reply([${JSON.stringify(context)}]);
-    else if (m.func === 'tasks.completeTask') { window.submitted.push(m.args); reply([]); }
-    else reply([]);
-  });
-  window.changeTheme = (theme) => frame.contentWindow.postMessage({ func: 'themeChange', args: [theme] }, '*');
-</script></body></html>`;
-}
-
 /** The dialog's URL as if the bot were published at PUBLISHED. */
 const published = (dialogUrl: string): string => `${PUBLISHED}${new URL(dialogUrl).pathname}${new URL(dialogUrl).search}`;
 
-/** Requests to the published bot go to the bot on localhost; everything else but localhost stays aborted. */
-async function publishBot(context: BrowserContext): Promise<void> {
-  await context.route(`${PUBLISHED}/**`, async (route) => {
-    const local = route.request().url().replace(PUBLISHED, url);
-    const response = await route.fetch({ url: local });
-    await route.fulfill({ response });
-  });
-}
 
 e2e(
   'inside a Teams dialog: Teams\u2019 theme (dark, then high contrast), the upload id goes back with dialog.url.submit, and task/submit posts the preview',
   async () => {
     const { context, page } = await newPage({ colorScheme: 'light' });
     try {
-      await publishBot(context);
+      await publishBot(context, url);
       const dialogUrl = published(await openDialogUrl());
-      await context.route('https://teams.microsoft.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: teamsHostPage(dialogUrl) }));
+      await context.route('https://teams.microsoft.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: teamsHostPage(dialogUrl, { oid: MEGAN.aadObjectId as string, tid: TENANT }, { theme: 'dark' }, 'dialog') }));
       await page.goto('https://teams.microsoft.com/_#/dialog');
       const dialog = page.frameLocator('#dialog');
       const body = dialog.locator('body[data-host="teams"]');
@@ -310,7 +270,7 @@ e2e(
   async () => {
     const { context, page } = await newPage({ colorScheme: 'light' });
     try {
-      await publishBot(context);
+      await publishBot(context, url);
       const dialogUrl = published(await openDialogUrl());
       await context.route('https://intruder.example/**', (route) =>
         route.fulfill({ status: 200, contentType: 'text/html', body: `<!doctype html><iframe id="dialog" src="${dialogUrl}"></iframe>` }),

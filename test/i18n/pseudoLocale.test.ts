@@ -218,7 +218,7 @@ const approvalRequest = (state: ApprovalState): ApprovalRequest => ({
   difference: state === 'stale' ? [users[1].userPrincipalName] : [],
   outcome: state === 'applied' ? { deleted: 2 } : state === 'failed' ? { error: 'NO_SEATS' } : undefined,
 });
-const offboardJob = { jobId: 'j', customerId: customer.id, userId: users[0].id, userPrincipalName: users[0].userPrincipalName, displayName: users[0].displayName, colleagueId: users[1].id, colleagueUpn: users[1].userPrincipalName, licenses: users[0].licenses, moved: users[0].licenses, owner: { id: 'a', name: 'Megan Bowen' }, done: ['block', 'reset', 'delete', 'transfer', 'audit'] as const };
+const offboardJob = { jobId: 'j', customerId: customer.id, userId: users[0].id, userPrincipalName: users[0].userPrincipalName, displayName: users[0].displayName, colleagueId: users[1].id, colleagueUpn: users[1].userPrincipalName, licenses: users[0].licenses, moved: users[0].licenses, owner: { id: 'a', name: 'Megan Bowen' }, done: ['block', 'reset', 'delete', 'transfer', 'audit'] as const, cards: [] };
 
 const APPROVAL_DATA = ['Lee Gu', 'Left the bank', 'Megan Bowen', 'NO_SEATS', pseudoDate(Date.UTC(2025, 2, 4, 9))];
 
@@ -237,7 +237,15 @@ const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
   ['offboard confirmation', () => offboardConfirmCard(t, { customer, plan: { user: users[0], colleague: users[1], licenses: users[0].licenses, moved: users[0].licenses }, subscriptions, operationId: 'op-o1' })],
   ['offboard confirmation (no colleague)', () => offboardConfirmCard(t, { customer, plan: { user: users[0], licenses: users[0].licenses, moved: [] }, subscriptions, operationId: 'op-o2' })],
   ['offboard result', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: [...offboardJob.done], state: 'done', transferError: 'NO_SEATS' } })],
-  ['offboard result (failed)', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: [], state: 'failed', error: 'STALE' } })],
+  ['offboard result (failed)', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: [], state: 'failed', error: 'STALE' }, error: describeError(t, new DirectoryError('STALE')) })],
+  ['offboard result (running, refreshed)', () => offboardResultCard(t, { customer, job: { ...offboardJob, done: ['block', 'reset'], state: 'running' }, refreshUserIds: ['29:1a'] })],
+  ['offboard result (running, no colleague)', () => offboardResultCard(t, { customer, job: { ...offboardJob, colleagueId: undefined, colleagueUpn: undefined, moved: [], done: [], state: 'running' } })],
+  ['offboard confirmation (a colleague to check, nothing to move)', () =>
+    offboardConfirmCard(t, { customer, plan: { user: users[0], colleague: users[4], licenses: ['SPE_E3'], moved: [] }, subscriptions, operationId: 'op-o3', notice: t('offboard.checkColleague') })],
+  ['offboard confirmation (a colleague that could not be used)', () =>
+    offboardConfirmCard(t, { customer, plan: { user: users[0], licenses: users[0].licenses, moved: [] }, subscriptions, operationId: 'op-o4', colleagueText: 'nobody', notice: t('offboard.badColleague') }), ['nobody']],
+  ['approval card (offboarding approved, running)', () =>
+    approvalCard(t, { customer, request: { ...approvalRequest('approved'), change: { kind: 'offboard', userId: users[0].id, toUserId: users[1].id } }, subscriptions, viewer: { decide: false, withdraw: false }, refreshUserIds: ['29:1a'], locale: 'qps', offboard: { ...offboardJob, done: ['block'], state: 'running' } }), APPROVAL_DATA],
   ['help', () => helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })) }), KEYWORDS],
   ['help (admin, with the Import users dialog)', () =>
     helpCard(t, { roleLabel: t('agentRole.admin'), commands: COMMANDS.map((c) => ({ usage: c.usage, descriptionKey: c.descriptionKey })), importDialog: true }), KEYWORDS],

@@ -4,7 +4,7 @@
  * answered with the preview, or with why it cannot be imported.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_FILE_BYTES, readCsv } from '../../services/import/csvFile';
+import { MAX_FILE_BYTES, openCsv, readCsv } from '../../services/import/csvFile';
 import { mapHeaders } from '../../services/import/templates';
 import { BotApp, errorLogs, startBotApp } from '../support/botApp';
 import { Card, CHANNEL, GROUP_CHAT, inputs, PERSONAL, texts, Where } from '../support/botClient';
@@ -107,6 +107,55 @@ describe('reading the bytes', () => {
     expect(readCsv(Buffer.from('\ufeff\r\n\r\n'))).toEqual({ ok: false, problem: { kind: 'empty' } });
     expect(readCsv(Buffer.from(';;;\r\n;;;\r\n'))).toEqual({ ok: false, problem: { kind: 'empty' } });
     expect(readCsv(Buffer.from('Email,Display name\r\na@contoso.com,"never closed\r\n'))).toMatchObject({ ok: false, problem: { kind: 'malformed' } });
+  });
+
+  /**
+   * A file of ~600 kB is read 64 kB of text at a time: records, quoted line breaks, CRLFs and multi-byte characters
+   * fall across the chunks' edges. Each encoding gives the same rows and line numbers as the file was written with.
+   */
+  describe('a file larger than one chunk of text', () => {
+    const written: Array<{ line: number; cells: string[] }> = [];
+    let text = 'First name,Last name,Display name,Email\r\n';
+    let line = 2;
+    for (let i = 0; i < 6000; i++) {
+      // Every 7th row has a two-line quoted name (CRLF or LF inside), every 11th is followed by a blank line and a ,,, row.
+      const display = i % 7 === 0 ? `Zoë ${i}${i % 2 ? '\r\n' : '\n'}O’Brien – €${i}` : `Zoë O’Brien ${i}`;
+      written.push({ line, cells: [`Zoë${i}`, 'O’Brien', display, `user${i}@contoso.com`] });
+      text += `Zoë${i},O’Brien,"${display.replace(/"/g, '""')}",user${i}@contoso.com\r\n`;
+      line += i % 7 === 0 ? 2 : 1;
+      if (i % 11 === 0) {
+        text += '\r\n,,,\r\n';
+        line += 2;
+      }
+    }
+    const windows1252 = (s: string) => Buffer.from(s.replace(/’/g, '\x92').replace(/–/g, '\x96').replace(/€/g, '\x80'), 'latin1');
+    const utf16le = (s: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s, 'utf16le')]);
+    test.each([
+      ['utf-8', Buffer.from(text, 'utf8')],
+      ['utf-8', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')])],
+      ['utf-16le', utf16le(text)],
+      ['windows-1252', windows1252(text)],
+    ])('%s (%#)', (encoding, bytes) => {
+      expect(bytes.length).toBeGreaterThan(4 * 64 * 1024);
+      const t = table(bytes);
+      expect(t.encoding).toBe(encoding);
+      expect(t.headers).toEqual(['First name', 'Last name', 'Display name', 'Email']);
+      expect(t.rows).toEqual(written);
+    });
+
+    test('the rows come one at a time; too many rows or a malformed record further down refuse the file, counted to its end', () => {
+      const opened = openCsv(Buffer.from(text), { maxRows: 5000, maxBytes: MAX_FILE_BYTES });
+      if (!opened.ok) throw new Error('not opened');
+      const first = opened.rows.next();
+      expect(first).toEqual({ done: false, value: written[0] });
+      let handedOut = 1;
+      let next = opened.rows.next();
+      for (; !next.done; next = opened.rows.next()) handedOut++;
+      expect(handedOut).toBe(5000);
+      expect(next.value).toEqual({ ok: false, problem: { kind: 'tooManyRows', max: 5000, rows: 6000 } });
+      const broken = `${text}Ann,Lee,"never closed,ann@contoso.com\r\n`;
+      expect(readCsv(Buffer.from(broken))).toMatchObject({ ok: false, problem: { kind: 'malformed' } });
+    });
   });
 });
 

@@ -13,7 +13,7 @@ import { BotApp, errorLogs, MEGAN, startBotApp } from '../support/botApp';
 import { cardOf, texts } from '../support/botClient';
 import { FakeConnector, startFakeConnector } from '../support/fakeConnector';
 import { partnerCenterCsv } from '../support/importCsv';
-import { createTestDirectory, SeedCustomer, TestDirectory } from '../support/testDirectory';
+import { createTestDirectory, dumpValues, SeedCustomer, TestDirectory } from '../support/testDirectory';
 import { PASSWORD_LENGTH } from '../../services/passwords';
 
 const ROWS = 600;
@@ -231,6 +231,138 @@ describe('kill and resume', () => {
     expect(await h.importer.lockRemainingMs('contoso', jobId)).toBeGreaterThan(50_000);
     await h.t.redis.del(h.t.keys.importJob('contoso', jobId, ':lock')); // expired
     expect(await h.importer.run('contoso', jobId)).toMatchObject({ state: 'done', created: ROWS });
+  });
+});
+
+describe('streamed in windows of 1,000 rows', () => {
+  /**
+   * 2,500 rows: three windows (1,000, 1,000, 500). Row 1,500 repeats row 10's email (a duplicate across windows), and
+   * the seats of SPE_E5 run out in the second window (rows with it in file order take them).
+   */
+  const BIG = 2500;
+  const BIG_SEED: SeedCustomer = {
+    subscriptions: [
+      { skuId: 'O365_E3', name: 'Office 365 E3', seats: 5000 },
+      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 400 },
+    ],
+  };
+  const BIG_FILE = partnerCenterCsv(BIG, { username: (i) => (i === 1500 ? 'user10' : `user${i}`), licenses: (i) => (i % 3 === 0 ? 'O365_E3;SPE_E5' : '') });
+  // Rows with SPE_E5 (every third) beyond its 400 seats, less the duplicate (which is refused before the seats).
+  const BIG_FAILURES = { duplicate: 1, noSeat: Math.ceil(BIG / 3) - 1 - 400 };
+
+  /** Every key of the customer that holds an import's results part (the sealed results CSV of a run). */
+  const partsKeys = async (t: TestDirectory) => (await t.scanKeys()).filter((k) => k.includes(':out:'));
+
+  test('the preview counts across windows: the duplicate names the first line, the seats run out in file order', async () => {
+    const h = await make(BIG_SEED);
+    const p = await h.importer.preview('contoso', BIG_FILE, 'users.csv', h.t.actor);
+    if (!p.ok) throw new Error('no preview');
+    const preview = await h.importer.validate('contoso', p.preview.jobId, OPTIONS, h.t.actor);
+    expect(preview).toMatchObject({ total: BIG, ready: BIG - BIG_FAILURES.duplicate - BIG_FAILURES.noSeat, issueCount: BIG_FAILURES.duplicate + BIG_FAILURES.noSeat });
+    // Row 1,200 (line 1,202) is the 401st row with SPE_E5; the duplicate (line 1,502) is named in file order after it.
+    expect(preview.issues[0]).toEqual({ line: 1202, code: 'NO_SEAT_LEFT', params: { license: 'SPE_E5' } });
+    expect(preview.issues.find((i) => i.code === 'DUPLICATE_IN_FILE')).toBeUndefined(); // only the first 50 are listed
+    expect(preview.issues).toHaveLength(50);
+    expect(preview.seatsNeeded).toEqual({ O365_E3: BIG - 1, SPE_E5: Math.ceil(BIG / 3) - 1 });
+  });
+
+  test('a crash in the middle of the second window, resumed: ends as an uninterrupted run, every password in the results works', async () => {
+    const straight = await make(BIG_SEED);
+    const straightResult = await straight.importer.run('contoso', await startJob(straight, BIG_FILE));
+    expect(straightResult).toMatchObject({ state: 'done', created: BIG - BIG_FAILURES.duplicate - BIG_FAILURES.noSeat, passwordsRenewed: 0 });
+    const straightRows = await resultsOf(straight, straightResult);
+
+    const h = await make(BIG_SEED);
+    const firstPasswords = recordPasswords(h.t);
+    const jobId = await startJob(h, BIG_FILE);
+    // The 1,400th row created: the first window's 1,000, then two of the second window's batches of 200 (the rows it
+    // would not create were recorded at the start); its remaining rows and the third window are not reached.
+    await expect(h.importer.run('contoso', jobId, { afterRow: crashAfter(1400) })).rejects.toThrow('simulated crash');
+    const createdBeforeCrash = 1400;
+    expect(await h.importer.progress('contoso', jobId)).toMatchObject({ state: 'running', created: createdBeforeCrash });
+    // The crashed run left its first window's part behind, sealed under a key that died with it.
+    const leftBehind = await partsKeys(h.t);
+    expect(leftBehind).toHaveLength(1);
+    expect(await h.t.redis.llen(leftBehind[0])).toBe(1);
+    jest.restoreAllMocks();
+
+    const result = await h.importer.run('contoso', jobId);
+    expect(result).toMatchObject({ state: 'done', total: BIG, created: straightResult!.created, failed: straightResult!.failed, passwordsRenewed: createdBeforeCrash });
+    expect(await endState(h.t)).toEqual(await endState(straight.t));
+    // The resumed run wrote every part again, under its own key; the crashed run's parts are gone.
+    const parts = await partsKeys(h.t);
+    expect(parts).toHaveLength(1);
+    expect(parts).not.toEqual(leftBehind);
+    expect(await h.t.redis.llen(parts[0])).toBe(3);
+
+    const rows = await resultsOf(h, result);
+    expect(rows.map((r) => r['Status update'])).toEqual(straightRows.map((r) => r['Status update']));
+    expect(rows[1500]['Status update']).toBe('Not created: DUPLICATE_IN_FILE user10@contoso.com 12');
+    const created = rows.filter((r) => r['Status update'].startsWith('Created '));
+    expect(created.every((r) => r['Temporary password'].length === PASSWORD_LENGTH)).toBe(true);
+    expect(rows.filter((r) => !r['Status update'].startsWith('Created ')).every((r) => r['Temporary password'] === '')).toBe(true);
+    // A sample of each window, on both sides of the crash: the listed password works, the first one does not.
+    for (const i of [0, 999, 1000, 1199, 1201, 1399, 1400, 1999, 2000, 2499]) {
+      if (!rows[i]['Status update'].startsWith('Created ')) continue;
+      const upn = rows[i]['Status update'].slice('Created '.length);
+      const id = await userIdOf(h.t, upn);
+      expect(await h.t.directory.verifyUserPassword('contoso', id, rows[i]['Temporary password'])).toBe(true);
+      const old = firstPasswords.get(upn);
+      if (old && old !== rows[i]['Temporary password']) expect(await h.t.directory.verifyUserPassword('contoso', id, old)).toBe(false);
+    }
+    // Taking the download took its parts: nothing of the results file is left.
+    expect(await partsKeys(h.t)).toEqual([]);
+  });
+
+  test('a results file in parts opens once, in order: parts swapped or missing in Redis make the download gone', async () => {
+    const h = await make();
+    const write = async (parts: string[]) => {
+      const download = h.vault.newPartedDownload();
+      const key = `${h.t.root}{c:contoso}:import:test:out:${parts.length}`;
+      await h.t.redis.rpush(key, ...parts.map((p, i) => download.seal(i, p)));
+      return { token: await h.vault.createPartedDownload('agent', 'results.csv', download, key, parts.length), key };
+    };
+    const whole = await write(['a,b\r\n', '1,2\r\n', '3,4\r\n']);
+    expect(await h.t.redis.pttl(whole.key)).toBeLessThanOrEqual(10 * 60 * 1000); // as long as the link
+    expect(await h.vault.redeemDownload(whole.token)).toEqual({ ok: true, filename: 'results.csv', content: 'a,b\r\n1,2\r\n3,4\r\n' });
+    expect(await h.vault.redeemDownload(whole.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(whole.key)).toBe(0);
+
+    const swapped = await write(['a,b\r\n', '1,2\r\n', '3,4\r\n', '5,6\r\n']);
+    const [second, third] = [await h.t.redis.lindex(swapped.key, 1), await h.t.redis.lindex(swapped.key, 2)];
+    await h.t.redis.lset(swapped.key, 1, third!);
+    await h.t.redis.lset(swapped.key, 2, second!);
+    expect(await h.vault.redeemDownload(swapped.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(swapped.key)).toBe(0);
+
+    const expired = await write(['a,b\r\n', '1,2\r\n']);
+    h.t.clock.advance(10 * 60 * 1000);
+    expect(await h.vault.redeemDownload(expired.token)).toEqual({ ok: false, reason: 'gone' });
+    expect(await h.t.redis.exists(expired.key)).toBe(0);
+  });
+
+  test('no password is in Redis in clear, and no step asks Redis for more than a window of rows or outcomes', async () => {
+    const h = await make(BIG_SEED);
+    const lranges: number[] = [];
+    const lrange = h.t.redis.lrange.bind(h.t.redis);
+    jest.spyOn(h.t.redis, 'lrange').mockImplementation(((key: string, start: number, stop: number) => {
+      if (String(key).endsWith(':rows')) lranges.push(stop < 0 ? Infinity : stop - start + 1);
+      return lrange(key, start, stop);
+    }) as typeof h.t.redis.lrange);
+    const hgetall = jest.spyOn(h.t.redis, 'hgetall');
+    const result = await h.importer.run('contoso', await startJob(h, BIG_FILE));
+    expect(result).toMatchObject({ state: 'done', created: BIG - BIG_FAILURES.duplicate - BIG_FAILURES.noSeat });
+    expect(lranges.length).toBeGreaterThanOrEqual(3 * 3); // preview, start and run each read the three windows
+    expect(Math.max(...lranges)).toBeLessThanOrEqual(1000);
+    expect(hgetall.mock.calls.filter(([key]) => /:(rows|results|out:)/.test(String(key)))).toEqual([]);
+    jest.restoreAllMocks();
+
+    // Everything Redis holds, before the download is taken: no password of the results, in any form it could be read.
+    const everything = [...(await dumpValues(h.t)).values()].flat().join('\n');
+    const rows = await resultsOf(h, result);
+    const passwords = rows.map((r) => r['Temporary password']).filter(Boolean);
+    expect(passwords.length).toBeGreaterThan(2000);
+    expect(passwords.filter((p) => everything.includes(p))).toEqual([]);
   });
 });
 

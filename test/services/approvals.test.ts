@@ -134,8 +134,17 @@ describe.each(BACKENDS)('approvals on the %s directory', (kind) => {
 
       const [alice, bob] = await threeUsers();
       const offboard = await approvals.request(d.customerId, { kind: 'offboard', userId: alice.id, toUserId: bob.id }, 'leaver', d.helpdesk, 'op-request-6');
-      const done = await approvals.decide(d.customerId, offboard.id, 'approve', d.admin2, { isAdmin: true });
-      expect(done.request).toMatchObject({ state: 'applied', outcome: { offboardState: 'done' } });
+      const approvedOffboard = await approvals.decide(d.customerId, offboard.id, 'approve', d.admin2, { isAdmin: true });
+      // Approving starts the job (the bot runs it in the background); the request is applied when the job ends.
+      expect(approvedOffboard.request.state).toBe('approved');
+      const job = await approvals.offboardJobOf(d.customerId, approvedOffboard.request);
+      expect(job).toMatchObject({ state: 'running', done: [], approvalRequestId: offboard.id, approvedBy: d.admin2 });
+      // A second approval finds the same job; nothing starts twice.
+      expect((await approvals.decide(d.customerId, offboard.id, 'approve', d.admin, { isAdmin: true })).kind).toBe('already');
+      const ran = await approvals.runOffboarding(d.customerId, job!.jobId);
+      expect(ran).toMatchObject({ finished: true, job: { state: 'done' }, request: { state: 'applied', outcome: { offboardState: 'done', offboardJobId: job!.jobId } } });
+      expect((await approvals.runOffboarding(d.customerId, job!.jobId))?.finished).toBe(false);
+      expect((await approvals.get(d.customerId, offboard.id)).state).toBe('applied');
       const after = await d.directory.getUser(d.customerId, alice.id);
       expect(after).toMatchObject({ state: 'deleted', signInBlocked: true });
       const [entry] = (await d.directory.audit(d.customerId)).entries.filter((e) => e.action === 'offboard');

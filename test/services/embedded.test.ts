@@ -2,8 +2,13 @@
  * The embedded store (ioredis-mock, Lua through fengari) runs the same scripts: a short story from
  * provisioning to purge, with the rules that matter most checked on the way.
  */
+import { parse } from 'csv-parse/sync';
+import { CredentialVault } from '../../services/credentials';
 import { DAY_MS } from '../../services/directory';
+import { ImportService } from '../../services/import/importer';
+import { PASSWORD_LENGTH } from '../../services/passwords';
 import { isEmbedded } from '../../services/store/redis';
+import { partnerCenterCsv } from '../support/importCsv';
 import { createTestDirectory, directoryErrorOf, dumpValues, TestDirectory } from '../support/testDirectory';
 
 const CID = 'contoso';
@@ -115,4 +120,32 @@ it('provision, create with licenses, list, assign, delete, restore, purge', asyn
   ]);
   expect(log.entries[0].actorId).toBe('system');
   expect(log.entries[1]).toMatchObject({ actorId: actor.id, actorName: actor.name });
+});
+
+it('a CSV import across two windows of rows, stopped and resumed: every row once, the results file in parts', async () => {
+  const t2 = await createTestDirectory({ embedded: true });
+  try {
+    await t2.seed({ id: CID, subscriptions: [{ skuId: 'O365_E3', name: 'Office 365 E3', seats: 2000 }] });
+    const vault = new CredentialVault(t2.redis, t2.keys, t2.clock);
+    const importer = new ImportService(t2.directory, vault);
+    // 1,010 rows: two windows; the last row repeats the first one's email.
+    const p = await importer.preview(CID, partnerCenterCsv(1010, { username: (i) => (i === 1009 ? 'user0' : `user${i}`) }), 'users.csv', t2.actor);
+    if (!p.ok) throw new Error(JSON.stringify(p.problem));
+    expect((await importer.start(CID, p.preview.jobId, t2.actor, { mode: 'validRows', usageLocation: 'US', licenses: ['O365_E3'] })).started).toBe(true);
+    let recorded = 0;
+    const crash = () => {
+      if (++recorded === 200) throw new Error('simulated crash');
+    };
+    await expect(importer.run(CID, p.preview.jobId, { afterRow: crash })).rejects.toThrow('simulated crash');
+    const result = await importer.run(CID, p.preview.jobId);
+    expect(result).toMatchObject({ state: 'done', created: 1009, failed: 1, passwordsRenewed: 200 });
+    const download = await vault.redeemDownload(result!.downloadToken);
+    if (!download.ok) throw new Error('results download is gone');
+    const [, ...rows] = parse(download.content, { bom: true }) as string[][];
+    expect(rows).toHaveLength(1010);
+    expect(rows[1009].slice(3)).toEqual(['user0@contoso.com', 'Not created: DUPLICATE_IN_FILE user0@contoso.com 2', '']);
+    expect(rows.slice(0, 1009).every((r, i) => r[4] === `Created user${i}@contoso.com` && r[5].length === PASSWORD_LENGTH)).toBe(true);
+  } finally {
+    await t2.cleanup();
+  }
 });

@@ -52,6 +52,19 @@ describe.each(BACKENDS)('offboarding on the %s directory', (kind) => {
       expect((await d.directory.audit(d.customerId)).entries.filter((e) => e.action === 'offboard')).toHaveLength(1);
     }));
 
+  test('run without the agent\u2019s sign-in (Graph, a resume at start-up with no token): the job waits, it does not fail', async () => {
+    const alice = await as(() => d.user('alice'));
+    const plan = await as(() => offboarding.plan(d.customerId, alice.id));
+    const jobId = await as(() => offboarding.start(d.customerId, plan, { actor: d.admin, operationId: 'op-no-sign-in' }));
+    if (kind === 'graph') {
+      await expect(offboarding.run(d.customerId, jobId)).rejects.toMatchObject({ code: 'SIGN_IN_REQUIRED' });
+      expect(await offboarding.job(d.customerId, jobId)).toMatchObject({ state: 'running', done: [] });
+      expect((await offboarding.runningJobs()).map((j) => j.jobId)).toContain(jobId);
+    }
+    // With the sign-in (on Redis the directory needs none): every step, once.
+    expect((await as(() => offboarding.run(d.customerId, jobId)))?.state).toBe('done');
+  });
+
   test.each<OffboardStep>(['block', 'reset', 'delete', 'transfer'])('killed after the %s step (and once between a call and its record): resumes and repeats nothing', (crashAfter) =>
     as(async () => {
       const alice = await d.user('alice');

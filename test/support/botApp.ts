@@ -6,7 +6,7 @@
  *   const bot = await startBotApp(connector, { seed: { users: [...] } });
  *   const card = await bot.say(bot.client(), 'import users contoso', PERSONAL, { attachments: [...] });
  *   const answer = await bot.client().sendInvoke(...);
- *   await bot.stop();                                                     // waits for imports, closes, cleans up; the test checks
+ *   await bot.stop();                                                     // waits for imports and offboardings, closes, cleans up; the test checks
  *   expect(errorLogs(bot.logLines)).toEqual([]);                          // its logs and connector.unexpected() itself
  */
 import type { Logger } from 'pino';
@@ -106,6 +106,7 @@ export async function startBotApp(connector: FakeConnector, options: BotAppOptio
     async stop() {
       try {
         for (const a of apps) await a.importRunner.idle();
+        for (const a of apps) await a.offboardRunner.idle();
         for (const a of apps) await a.close();
       } finally {
         await t.cleanup();

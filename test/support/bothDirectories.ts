@@ -46,11 +46,21 @@ export interface Backend {
   cleanup(): Promise<void>;
 }
 
-export async function startBackend(kind: BackendKind, users: BackendSeedUser[]): Promise<Backend> {
+/** Seats of each license (default E3 25, E5 5, as the test directories seed them). */
+export type BackendSeats = Partial<Record<'E3' | 'E5', number>>;
+
+export async function startBackend(kind: BackendKind, users: BackendSeedUser[], seats: BackendSeats = {}): Promise<Backend> {
+  const e3 = seats.E3 ?? 25;
+  const e5 = seats.E5 ?? 5;
   if (kind === 'redis') {
     const t = await createTestDirectory({ passwords: 'deterministic' });
     const sku = { E3: 'O365_E3', E5: 'SPE_E5' };
-    const c = await t.seed({ users: users.map((u) => ({ username: u.username, displayName: u.displayName ?? u.username, role: u.role ?? 'user', licenses: (u.licenses ?? []).map((l) => sku[l]) })) });
+    const c = await t.seed({
+      subscriptions: [
+        { skuId: sku.E3, name: 'Office 365 E3', seats: e3 },
+        { skuId: sku.E5, name: 'Microsoft 365 E5', seats: e5 },
+      ],
+      users: users.map((u) => ({ username: u.username, displayName: u.displayName ?? u.username, role: u.role ?? 'user', licenses: (u.licenses ?? []).map((l) => sku[l]) })) });
     return {
       kind,
       directory: t.directory,
@@ -70,6 +80,10 @@ export async function startBackend(kind: BackendKind, users: BackendSeedUser[]):
   const t = await createGraphTestDirectory({ passwords: 'deterministic' });
   const sku = { E3: 'ENTERPRISEPACK', E5: 'SPE_E5' };
   const c = t.seed({
+    skus: [
+      { skuPartNumber: sku.E3, seats: e3 },
+      { skuPartNumber: sku.E5, seats: e5 },
+    ],
     users: users.map((u) => ({
       username: u.username,
       displayName: u.displayName ?? u.username,

@@ -15,6 +15,7 @@ import { runAsCaller } from '../../services/caller';
 import { DirectoryService } from '../../services/directory';
 import { createGraphDirectory } from '../../services/directories/graph';
 import type { Actor, UserRole } from '../../services/types';
+import type { AppOptions } from '../../bot/app';
 import { BotApp, LEE, MEGAN, startBotApp, STORY_CUSTOMER, TENANT } from './botApp';
 import type { FakeConnector } from './fakeConnector';
 import { GraphStandIn, ROLE, SeededTenant, startGraphStandIn } from './graph';
@@ -74,14 +75,16 @@ export interface StoryWorldOptions {
   gdap?: Record<string, string[]>;
   /** Graph only: the users tab's SSO check against the Entra stand-in's keys (its tokens are the agents' SSO tokens). */
   tab?: boolean;
+  /** Options of the bot's app (e.g. a crash inside its offboarding jobs). */
+  app?: Partial<AppOptions>;
 }
 
 export async function startStoryWorld(backend: StoryBackend, connector: FakeConnector, options: StoryWorldOptions = {}): Promise<StoryWorld> {
-  return backend === 'redis' ? redisWorld(connector) : graphWorld(connector, options);
+  return backend === 'redis' ? redisWorld(connector, options) : graphWorld(connector, options);
 }
 
-async function redisWorld(connector: FakeConnector): Promise<StoryWorld> {
-  const botApp = await startBotApp(connector, { seed: STORY_CUSTOMER, env: { LOG_LEVEL: 'info' } });
+async function redisWorld(connector: FakeConnector, options: StoryWorldOptions): Promise<StoryWorld> {
+  const botApp = await startBotApp(connector, { seed: STORY_CUSTOMER, env: { LOG_LEVEL: 'info' }, app: options.app });
   const { t, c } = botApp;
   const id = 'contoso';
   return {
@@ -147,6 +150,7 @@ async function graphWorld(connector: FakeConnector, options: StoryWorldOptions):
   }
   const botApp = await startBotApp(connector, {
     directory: { start: clock.now() },
+    app: options.app,
     env: {
       LOG_LEVEL: 'info',
       DIRECTORY_BACKEND: 'graph',

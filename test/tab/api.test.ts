@@ -19,6 +19,7 @@ const ADMIN: Agent = { id: '29:1megan-bowen', aadObjectId: '3f6b2c1e-8a47-4d2b-9
 const HELPDESK = { oid: '5a1b2c3d-0000-4000-8000-00000000beef', name: 'Hal Desk' };
 const NOBODY = { oid: '5a1b2c3d-0000-4000-8000-00000000dead', name: 'No Role' };
 
+const BIG = 1300;
 let t: TestDirectory;
 let sso: TabSso;
 let connector: FakeConnector;
@@ -44,6 +45,16 @@ beforeAll(async () => {
   connector = await startFakeConnector();
   await seedCustomer('contoso');
   await seedCustomer('twin');
+  // More users than one change takes: 1,300, every second one unlicensed (650 "all matching").
+  await t.seed({
+    id: 'bigco',
+    name: 'Big Co',
+    subscriptions: [
+      { skuId: 'O365_E3', name: 'Office 365 E3', seats: BIG },
+      { skuId: 'SPE_E5', name: 'Microsoft 365 E5', seats: 5 },
+    ],
+    users: Array.from({ length: BIG }, (_, i) => ({ username: `big${String(i).padStart(4, '0')}`, displayName: `Big ${String(i).padStart(4, '0')}`, licenses: i % 2 ? ['O365_E3'] : [] })),
+  });
   const port = await freePort();
   const settings = loadSettings({
     HOST: '127.0.0.1',
@@ -289,5 +300,62 @@ describe('changes', () => {
     const [c] = (await t.directory.listUsers('contoso', { pageSize: 1, page: 3 })).users;
     const failed = await call('POST', '/customers/contoso/reset-password', helpdesk, { operationId: randomUUID(), users: [{ id: c.id, version: c.version }] });
     expect(failed.body).toMatchObject({ sent: false, reason: 'notFound', message: expect.stringContaining('could not be sent') });
+  });
+});
+
+describe('all matching beyond one change: a bulk job', () => {
+  /** The job's progress until it ends (each poll a request; the job runs in the app meanwhile). */
+  async function finished(token: string, started: { body: any }) {
+    let progress = started.body;
+    for (let polls = 0; ['running', 'undoing'].includes(progress.job.state); polls++) {
+      if (polls > 5000) throw new Error('the job did not end');
+      progress = (await call('GET', `/customers/bigco/jobs/${started.body.job.id}`, token)).body;
+    }
+    return progress;
+  }
+
+  test('650 unlicensed users selected, a license assigned: 202 with a job, its progress, the counts changed; the same click again is the same job', async () => {
+    const token = await adminToken();
+    const selection = await call('POST', '/customers/bigco/selection', token, { filter: 'unlicensed' });
+    expect(selection.body).toMatchObject({ count: BIG / 2 });
+    const change = { operationId: randomUUID(), selectionId: selection.body.selectionId, add: ['O365_E3'] };
+    const started = await call('POST', '/customers/bigco/licenses', token, change);
+    expect(started.status).toBe(202);
+    expect(started.body.job).toMatchObject({ id: expect.stringMatching(/^[\w-]{16}$/), kind: 'licenses', total: BIG / 2 });
+    // Another agent does not see it.
+    const helpdesk = await sso.token({ ...HELPDESK, tid: TENANT });
+    expect((await call('GET', `/customers/bigco/jobs/${started.body.job.id}`, helpdesk)).status).toBe(404);
+    const done = await finished(token, started);
+    expect(done).toMatchObject({ job: { state: 'done', processed: BIG / 2, changed: BIG / 2 }, message: 'Licenses updated for 650 users.', counts: { active: BIG, unlicensed: 0 } });
+    expect(done.subscriptions[0]).toMatchObject({ skuId: 'O365_E3', assignedSeats: BIG, availableSeats: 0 });
+    expect(await t.directory.getCounts('bigco')).toMatchObject({ unlicensed: 0 });
+    const again = await call('POST', '/customers/bigco/licenses', token, change);
+    expect(again.body.job).toMatchObject({ id: started.body.job.id, state: 'done', changed: BIG / 2 });
+    // Two chunks (500 + 150), each one audited change.
+    expect((await t.directory.audit('bigco', 1, 50)).entries.filter((e) => e.action === 'change-licenses')).toHaveLength(2);
+  });
+
+  test('all 1,300 users, a license with 5 seats: the job is refused before anything changes, in the agent’s language', async () => {
+    const token = await adminToken();
+    const selection = await call('POST', '/customers/bigco/selection', token, { filter: 'all' });
+    expect(selection.body.count).toBe(BIG);
+    const started = await call('POST', '/customers/bigco/licenses', token, { operationId: randomUUID(), selectionId: selection.body.selectionId, add: ['SPE_E5'] });
+    expect(started.status).toBe(202);
+    const done = await finished(token, started);
+    expect(done.job).toMatchObject({ state: 'refused', changed: 0 });
+    expect(done.message).toBe('Refused: Not enough seats of Microsoft 365 E5: 5 left, 1,300 needed. Nothing was changed.');
+    // The progress speaks the language of the request that asks for it.
+    expect((await call('GET', `/customers/bigco/jobs/${started.body.job.id}`, token, undefined, 'ko-KR')).body.message).toMatch(/[가-힣]/);
+    expect((await t.directory.getSubscriptions('bigco')).find((s) => s.skuId === 'SPE_E5')).toMatchObject({ assignedSeats: 0 });
+  });
+
+  test('delete every licensed user (1,300): one job, all deleted, restorable', async () => {
+    const token = await adminToken();
+    const selection = await call('POST', '/customers/bigco/selection', token, { filter: 'licensed' });
+    const started = await call('POST', '/customers/bigco/delete', token, { operationId: randomUUID(), selectionId: selection.body.selectionId });
+    expect(started.status).toBe(202);
+    const done = await finished(token, started);
+    expect(done).toMatchObject({ job: { state: 'done', changed: selection.body.count }, counts: { active: BIG - selection.body.count, deleted: selection.body.count } });
+    expect(done.message).toMatch(/users deleted/);
   });
 });

@@ -13,13 +13,26 @@ export interface ApiError {
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; problem: ApiError };
 
 export class TabApi {
+  /** GETs started before the page asks for them (the first screen's reads, in parallel with /me). */
+  private readonly early = new Map<string, Promise<ApiResult<unknown>>>();
+
   constructor(
     private token: string,
     private readonly refreshToken: () => Promise<string | undefined>,
     private readonly locale: string,
   ) {}
 
+  /** Starts a GET now; the first `call` of the same path takes its answer instead of asking again. */
+  prefetch(path: string): void {
+    if (!this.early.has(path)) this.early.set(path, this.call('GET', path));
+  }
+
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, retried = false): Promise<ApiResult<T>> {
+    const early = method === 'GET' ? this.early.get(path) : undefined;
+    if (early) {
+      this.early.delete(path);
+      return early as Promise<ApiResult<T>>;
+    }
     let response: Response;
     try {
       response = await fetch(`/api/tab${path}`, {

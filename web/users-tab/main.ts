@@ -42,6 +42,13 @@ interface Counts {
   unlicensed: number;
   deleted: number;
 }
+/** A change of more users than one change takes, running on the server (bot/tab/api.ts, services/bulkChanges.ts). */
+interface JobProgress {
+  job: { id: string; kind: 'licenses' | 'delete'; state: 'running' | 'undoing' | 'done' | 'refused' | 'incomplete'; total: number; processed: number; changed: number };
+  message: string;
+  subscriptions?: Subscription[];
+  counts?: Counts;
+}
 interface Me {
   name: string;
   role: string;
@@ -50,6 +57,8 @@ interface Me {
 }
 
 const INIT_TIMEOUT_MS = 2000;
+/** How often a running bulk change's progress is asked for. */
+const JOB_POLL_MS = 500;
 const ROLES = ['user', 'global-admin', 'billing-admin', 'user-admin', 'password-admin', 'helpdesk-admin', 'service-admin'];
 
 const config = JSON.parse(document.getElementById('tab-config')?.textContent ?? '{}') as Config;
@@ -91,6 +100,10 @@ function applyTheme(theme: string | undefined): void {
 const main = document.getElementById('app') as HTMLElement;
 const status = document.getElementById('status') as HTMLElement;
 
+const summaryPath = (customerId: string) => `/customers/${encodeURIComponent(customerId)}`;
+const usersPath = (customerId: string, query: { filter: string; role: string; search: string }, offset: number, order: 'asc' | 'desc') =>
+  `/customers/${encodeURIComponent(customerId)}/users?${new URLSearchParams({ ...query, offset: String(offset), order }).toString()}`;
+
 function notInTeams(): void {
   document.body.dataset.host = 'standalone';
   status.textContent = t('tab.openInTeams');
@@ -115,6 +128,10 @@ async function start(): Promise<void> {
     return notInTeams();
   }
   let subPage: { customer?: string; filter?: string } = {};
+  const getToken = () => authentication.getAuthToken();
+  // The context and the token are asked for together: each is a round trip to the Teams host.
+  const tokenAsked = config.mode === 'config' ? undefined : withTimeout(getToken(), 10_000);
+  tokenAsked?.catch(() => undefined);
   try {
     const context = await withTimeout(app.getContext(), INIT_TIMEOUT_MS);
     applyTheme(context.app.theme);
@@ -123,16 +140,21 @@ async function start(): Promise<void> {
     // The default theme will do.
   }
   app.registerOnThemeChangeHandler(applyTheme);
-  if (config.mode === 'config') return configure();
-  const getToken = () => authentication.getAuthToken();
+  if (!tokenAsked) return configure();
   let token: string;
   try {
-    token = await withTimeout(getToken(), 10_000);
+    token = await tokenAsked;
   } catch {
     app.notifyFailure({ reason: app.FailedReason.AuthFailed });
     return notInTeams();
   }
   const api = new TabApi(token, getToken, config.locale);
+  // The first screen's reads go out with /me, not after it (the server checks the token and the role on each).
+  api.prefetch('/customers?q=');
+  if (subPage.customer) {
+    api.prefetch(summaryPath(subPage.customer));
+    api.prefetch(usersPath(subPage.customer, { filter: subPage.filter ?? 'all', role: '', search: '' }, 0, 'asc'));
+  }
   const me = await api.call<Me>('GET', '/me');
   if (!me.ok) {
     app.notifyFailure({ reason: app.FailedReason.AuthFailed });
@@ -188,12 +210,13 @@ class UsersTab {
     status.remove();
     main.removeAttribute('aria-busy');
     main.append(this.root);
-    void this.renderPicker().then(() => {
-      if (this.start.customer) {
-        if (this.start.filter) this.filter = this.start.filter;
-        void this.openCustomer(this.start.customer);
-      }
-    });
+    // The deep link's customer opens while the picker's list arrives (its select shows the customer once filled).
+    // (renderPicker puts the customer view in place before its first await.)
+    void this.renderPicker();
+    if (this.start.customer) {
+      if (this.start.filter) this.filter = this.start.filter;
+      void this.openCustomer(this.start.customer);
+    }
   }
 
   private say(message: string): void {
@@ -245,7 +268,7 @@ class UsersTab {
   // ---------------------------------------------------------------- one customer
 
   private async loadSummary(): Promise<boolean> {
-    const summary = await this.api.call<{ customer: { id: string; name: string }; subscriptions: Subscription[]; counts: Counts }>('GET', `/customers/${encodeURIComponent(this.customerId)}`);
+    const summary = await this.api.call<{ customer: { id: string; name: string }; subscriptions: Subscription[]; counts: Counts }>('GET', summaryPath(this.customerId));
     if (!summary.ok) {
       this.fail(summary.problem);
       return false;
@@ -335,8 +358,7 @@ class UsersTab {
       scroller,
       6,
       async (offset) => {
-        const q = new URLSearchParams({ ...this.viewQuery(), offset: String(offset), order: this.order });
-        const page = await this.api.call<{ total: number; users: Row[] }>('GET', `/customers/${encodeURIComponent(this.customerId)}/users?${q.toString()}`);
+        const page = await this.api.call<{ total: number; users: Row[] }>('GET', usersPath(this.customerId, this.viewQuery(), offset, this.order));
         if (!page.ok) {
           this.fail(page.problem);
           return null;
@@ -472,8 +494,33 @@ class UsersTab {
     this.say(message);
   }
 
+  /**
+   * A change the server runs as a job (more users than one change takes): its progress in the status line and a
+   * progress bar until it ends; then the view is drawn again from the store, whatever the outcome.
+   */
+  private async followJob(started: JobProgress): Promise<void> {
+    const path = `/customers/${encodeURIComponent(this.customerId)}/jobs/${encodeURIComponent(started.job.id)}`;
+    const bar = el('progress', { id: 'job-progress', max: String(started.job.total), value: '0', 'aria-label': t('tab.job.progress') });
+    document.getElementById('selection')?.replaceChildren(bar);
+    let progress = started;
+    while (progress.job.state === 'running' || progress.job.state === 'undoing') {
+      this.say(progress.message);
+      bar.value = progress.job.processed;
+      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+      const next = await this.api.call<JobProgress>('GET', path);
+      if (!next.ok) {
+        this.renderSelection(true);
+        return this.fail(next.problem);
+      }
+      progress = next.value;
+    }
+    const summary = progress.subscriptions && progress.counts ? { subscriptions: progress.subscriptions, counts: progress.counts } : undefined;
+    await this.afterChange(progress.message, summary);
+    if (progress.job.state !== 'done') this.fail({ status: 409, error: 'refused', message: progress.message });
+  }
+
   private async changeLicenses(change: { add?: string[]; remove?: string[] }): Promise<void> {
-    const result = await this.api.call<{ results: unknown[]; subscriptions: Subscription[]; counts: Counts }>('POST', `/customers/${encodeURIComponent(this.customerId)}/licenses`, {
+    const result = await this.api.call<{ results: unknown[]; subscriptions: Subscription[]; counts: Counts } | JobProgress>('POST', `/customers/${encodeURIComponent(this.customerId)}/licenses`, {
       operationId: crypto.randomUUID(),
       ...this.target(),
       add: change.add ?? [],
@@ -488,6 +535,7 @@ class UsersTab {
       }
       return this.fail(problem);
     }
+    if ('job' in result.value) return this.followJob(result.value);
     await this.afterChange(t('tab.licensesChanged', { count: result.value.results.length }), result.value);
   }
 
@@ -503,11 +551,12 @@ class UsersTab {
     no.addEventListener('click', () => this.renderSelection(true));
     yes.addEventListener('click', async () => {
       yes.disabled = true;
-      const result = await this.api.call<{ deleted: unknown[]; subscriptions: Subscription[]; counts: Counts }>('POST', `/customers/${encodeURIComponent(this.customerId)}/delete`, { operationId: crypto.randomUUID(), ...this.target() });
+      const result = await this.api.call<{ deleted: unknown[]; subscriptions: Subscription[]; counts: Counts } | JobProgress>('POST', `/customers/${encodeURIComponent(this.customerId)}/delete`, { operationId: crypto.randomUUID(), ...this.target() });
       if (!result.ok) {
         this.renderSelection(true);
         return this.fail(result.problem);
       }
+      if ('job' in result.value) return this.followJob(result.value);
       await this.afterChange(t('delete.done', { count: result.value.deleted.length }), result.value);
     });
   }

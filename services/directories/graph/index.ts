@@ -230,7 +230,8 @@ export class GraphDirectory implements DirectoryBackend {
     }
     // Graph pages with @odata.nextLink only (no $skip on users): walk pages of the window's size to the rows asked
     // for, which may straddle two pages when the offset is not a multiple of the page size (the tab's windows).
-    let url: string | undefined = `/users?${query(listing.pageSize)}`;
+    // Graph's $top is at most 999: a longer window ("all matching") follows more pages.
+    let url: string | undefined = `/users?${query(Math.min(listing.pageSize, MAX_PAGE))}`;
     let total = 0;
     const rows: GraphUser[] = [];
     for (let position = 0; url && rows.length < listing.pageSize; ) {
