@@ -122,7 +122,7 @@ export class BulkChangeService {
     const normalised = change.kind === 'licenses' ? { kind: 'licenses' as const, ...this.directory.licenseChangeOf(change) } : change;
     const refs = Object.entries(users)
       .map(([userId, expectedVersion]) => ({ userId, expectedVersion }))
-      // A fixed order, so a resumed job's chunks are the ones the first runner cut.
+      // Chunks cut in id order (and stored with the job: a resumed run applies exactly the chunks the first one cut).
       .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
     if (!refs.length) throw new DirectoryError('INVALID_FIELD', { field: 'userIds', reason: 'required' });
     if (refs.length > MAX_BULK_USERS) throw new DirectoryError('TOO_MANY_USERS', { max: MAX_BULK_USERS, given: refs.length });

@@ -45,6 +45,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 export const SELECTION_TTL_MS = DAY_MS;
 /** The most users one license change takes: the Manage licenses card, `assign`/`unassign` and a saved selection. */
 export const MAX_USERS_PER_CHANGE = 500;
+/** Users read per backend call when a whole listing is read (a selection of all matching). */
+const LISTING_WINDOW = 5000;
 
 export interface DirectoryOptions {
   /** The bot's own state (operation records, selections, audit, jobs); also the directory unless `backend` is given. */
@@ -207,17 +209,22 @@ export class DirectoryService {
   async listAllUsers(customerId: string, query: Omit<ListUsersQuery, 'page' | 'pageSize' | 'offset'>, limit = MAX_USERS_PER_CHANGE): Promise<CustomerUser[]> {
     const first = await this.listUsers(customerId, { ...query, page: 1, pageSize: 100 });
     if (first.total > limit) throw new DirectoryError('TOO_MANY_USERS', { max: limit, given: first.total, listing: 1 });
-    if (first.total <= first.users.length) return first.users;
-    // The rest in one walk of the listing: the backend reads it in its own pages (Redis: one script; Graph: pages of
-    // up to 999 following @odata.nextLink), where windows of 100 would walk Graph's pages again for every window.
-    const rest = await this.backend.listUsers(customerId, {
-      filter: query.filter ?? { kind: 'all' },
-      role: query.role,
-      search: (query.search ?? '').trim().toLowerCase(),
-      offset: first.users.length,
-      pageSize: limit - first.users.length,
-    });
-    return [...first.users, ...rest.users];
+    const users = [...first.users];
+    // The rest in windows of thousands: the backend reads each in its own pages (Redis: one script; Graph: pages of up
+    // to 999 following @odata.nextLink), where windows of 100 would walk Graph's pages again for every window. A
+    // window stays under what one script reply may carry (Lua unpacks at most 8,000 values).
+    while (users.length < Math.min(first.total, limit)) {
+      const window = await this.backend.listUsers(customerId, {
+        filter: query.filter ?? { kind: 'all' },
+        role: query.role,
+        search: (query.search ?? '').trim().toLowerCase(),
+        offset: users.length,
+        pageSize: Math.min(LISTING_WINDOW, limit - users.length),
+      });
+      if (!window.users.length) break;
+      users.push(...window.users);
+    }
+    return users;
   }
 
   /**

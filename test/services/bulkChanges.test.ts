@@ -175,3 +175,21 @@ describe.each(BACKENDS)('%s directory', (kind) => {
       }),
     ));
 });
+
+describe.each(BACKENDS)('all matching of a large listing, %s directory', (kind) => {
+  test('8,200 users (more than one script reply carries): every one selected once, in the listing order', async () => {
+    const d = await startBackend(kind, Array.from({ length: 8200 }, (_, i) => ({ username: `m${String(i).padStart(5, '0')}` })));
+    try {
+      await d.as(d.admin, async () => {
+        const all = await d.directory.listAllUsers(d.customerId, { filter: { kind: 'unlicensed' } }, 50_000);
+        expect(all).toHaveLength(8200);
+        expect(new Set(all.map((u) => u.id)).size).toBe(8200);
+        expect(all.map((u) => u.username)).toEqual(Array.from({ length: 8200 }, (_, i) => `m${String(i).padStart(5, '0')}`));
+        const selectionId = await d.directory.saveSelection(d.customerId, all, 50_000);
+        expect(Object.keys((await d.directory.readSelection(d.customerId, selectionId)) ?? {})).toHaveLength(8200);
+      });
+    } finally {
+      await d.cleanup();
+    }
+  }, 120_000);
+});
