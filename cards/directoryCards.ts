@@ -1,4 +1,4 @@
-import type { DeletedUser } from '../services/directory';
+import { MAX_USERS_PER_CHANGE, type DeletedUser } from '../services/directory';
 import type { AuditEntry, Customer, CustomerUser, RestoreOutcome, Subscription, UserFilter, UserPage, UserRole } from '../services/types';
 import { USER_ROLES } from '../services/types';
 import {
@@ -71,11 +71,11 @@ export interface UsersCardModel {
 export const TAB_ENTITY_ID = 'users';
 
 /**
- * A Teams deep link to the Users and licenses tab, opened on this customer and filter: the tab reads them from its
- * context's subPageId (the link's subEntityId).
+ * A Teams deep link to the Users and licenses tab, opened on this customer and view (filter, and role and search when
+ * set): the tab reads them from its context's subPageId (the link's subEntityId).
  */
-export function tabDeepLink(appId: string, customerId: string, filter: UserFilter): string {
-  const context = { subEntityId: JSON.stringify({ customer: customerId, filter: filterValue(filter) }) };
+export function tabDeepLink(appId: string, customerId: string, filter: UserFilter, view: { role?: UserRole; search?: string } = {}): string {
+  const context = { subEntityId: JSON.stringify({ customer: customerId, filter: filterValue(filter), ...(view.role ? { role: view.role } : {}), ...(view.search ? { search: view.search } : {}) }) };
   return `https://teams.microsoft.com/l/entity/${encodeURIComponent(appId)}/${TAB_ENTITY_ID}?context=${encodeURIComponent(JSON.stringify(context))}`;
 }
 
@@ -132,8 +132,13 @@ export function usersCard(t: T, m: UsersCardModel): AdaptiveCard {
         { multi: true, expanded: true },
       ),
     );
-    // Selecting on one page reaches 20 users; the whole view (every page, up to 500) is one button away.
-    if (m.permissions.manageUsers && page.total > 1) {
+    // Selecting on one page reaches 20 users; the whole view (every page, up to 500) is one button away. A longer view
+    // is changed in the tab (a bulk job there), which opens on this view; without the tab (local mode) the button
+    // stays and says how to narrow the view.
+    if (m.permissions.manageUsers && page.total > MAX_USERS_PER_CHANGE && m.tabAppId) {
+      const url = tabDeepLink(m.tabAppId, m.customer.id, m.filter, { role: m.role, search: m.search });
+      body.push(actionSet([{ type: 'Action.OpenUrl', title: t('users.manageAllInTab', { count: page.total }), url }]));
+    } else if (m.permissions.manageUsers && page.total > 1) {
       const view = { customerId: m.customer.id, allInView: true, viewFilter: filterValue(m.filter), viewRole: m.role ?? '', viewSearch: m.search ?? '' };
       body.push(actionSet([execute(t('users.manageAllInView', { count: page.total }), VERBS.manageLicenses, view)]));
     }

@@ -78,6 +78,7 @@ export const en = {
   'users.apply': 'Apply filter',
   'users.addUser': 'Add user',
   'users.manageLicenses': 'Manage licenses',
+  'users.manageAllInTab': { one: 'Change the {count} user of this view in the tab', other: 'Change all {count} users of this view in the tab' },
   'users.manageAllInView': { one: 'Manage licenses for the {count} user in this view', other: 'Manage licenses for all {count} users in this view' },
   'users.resetPassword': 'Reset password',
   'users.delete': 'Delete',

@@ -84,6 +84,7 @@ export const ko: Catalog = {
   'users.apply': '필터 적용',
   'users.addUser': '사용자 추가',
   'users.manageLicenses': '라이선스 관리',
+  'users.manageAllInTab': '탭에서 이 보기의 사용자 {count}명 모두 변경',
   'users.manageAllInView': '이 보기의 사용자 {count}명 모두의 라이선스 관리',
   'users.resetPassword': '암호 재설정',
   'users.delete': '사용자 삭제',

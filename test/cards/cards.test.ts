@@ -447,12 +447,12 @@ describe('text that came from users is shown as typed, never as markdown', () =>
 });
 
 describe('Open in tab', () => {
-  const find = (node: unknown): Record<string, unknown> | undefined => {
+  const find = (node: unknown, title = 'Open in tab'): Record<string, unknown> | undefined => {
     if (!node || typeof node !== 'object') return undefined;
     const o = node as Record<string, unknown>;
-    if (o.type === 'Action.OpenUrl' && o.title === 'Open in tab') return o;
+    if (o.type === 'Action.OpenUrl' && o.title === title) return o;
     for (const v of Object.values(o)) {
-      const found = Array.isArray(v) ? v.map(find).find(Boolean) : find(v);
+      const found = Array.isArray(v) ? v.map((x) => find(x, title)).find(Boolean) : find(v, title);
       if (found) return found;
     }
     return undefined;
@@ -467,5 +467,19 @@ describe('Open in tab', () => {
     // Not among the card's five actions: those stay as they were.
     expect((card.actions ?? []).map((a) => a.title)).not.toContain('Open in tab');
     expect(find(usersCard(t, { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'all' }, deletedCount: 0, permissions: FULL_PERMISSIONS }))).toBeUndefined();
+  });
+
+  test('a view of more users than one change takes: its "all in view" button opens the tab on that view (filter, role, search)', () => {
+    const many = { ...pageOf(contoso.users, 1), total: 600, pageCount: 30 };
+    const view = { ...contoso, page: many, filter: { kind: 'unlicensed' as const }, role: 'user' as const, search: 'smith', deletedCount: 0, permissions: FULL_PERMISSIONS };
+    const inTab = usersCard(t, { ...view, tabAppId: TAB_APP_ID });
+    expect(JSON.stringify(inTab)).not.toContain('Manage licenses for all 600 users in this view');
+    const button = find(inTab, 'Change all 600 users of this view in the tab');
+    const context = JSON.parse(new URL(String(button?.url)).searchParams.get('context') ?? '{}') as { subEntityId: string };
+    expect(JSON.parse(context.subEntityId)).toEqual({ customer: 'contoso', filter: 'unlicensed', role: 'user', search: 'smith' });
+    // Without the tab (local mode) the button stays, and its answer says how to narrow the view.
+    expect(JSON.stringify(usersCard(t, view))).toContain('Manage licenses for all 600 users in this view');
+    // Up to 500, the card's own button, with or without the tab.
+    expect(JSON.stringify(usersCard(t, { ...view, page: { ...many, total: 500, pageCount: 25 }, tabAppId: TAB_APP_ID }))).toContain('Manage licenses for all 500 users in this view');
   });
 });

@@ -211,6 +211,24 @@ e2e(
 );
 
 e2e(
+  'a deep link from a view the card cannot change whole (search and role set) opens the tab on that view',
+  async () => {
+    const { context, page } = await newContext();
+    try {
+      const token = await sso.token({ ...ADMIN, tid: TENANT });
+      const tab = await openInTeams(page, { token, subEntityId: JSON.stringify({ customer: 'litware', filter: 'all', role: 'user', search: 'User 01' }) });
+      await tab.locator('#count').getByText('100 of 1,200 users').waitFor();
+      expect(await tab.getByLabel('Search by name or UPN').inputValue()).toBe('User 01');
+      expect(await tab.getByLabel('Role', { exact: true }).inputValue()).toBe('user');
+      expect(await firstName(tab)).toBe('User 0100');
+    } finally {
+      await context.close();
+    }
+  },
+  60_000,
+);
+
+e2e(
   'a helpdesk agent in Korean, dark theme then high contrast: the same table, only the actions the role allows',
   async () => {
     const { context, page } = await newContext();

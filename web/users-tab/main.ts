@@ -111,11 +111,19 @@ function notInTeams(): void {
   main.removeAttribute('aria-busy');
 }
 
-/** A deep link's sub-entity: `{"customer":"litware","filter":"unlicensed"}`. */
-function parseSubPage(value: string | undefined): { customer?: string; filter?: string } {
+/** What a deep link opens: `{"customer":"litware","filter":"unlicensed"}`, with `role` and `search` when set. */
+interface SubPage {
+  customer?: string;
+  filter?: string;
+  role?: string;
+  search?: string;
+}
+
+function parseSubPage(value: string | undefined): SubPage {
   try {
     const parsed = JSON.parse(value ?? '') as Record<string, unknown>;
-    return { customer: typeof parsed.customer === 'string' ? parsed.customer : undefined, filter: typeof parsed.filter === 'string' ? parsed.filter : undefined };
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    return { customer: text(parsed.customer), filter: text(parsed.filter), role: text(parsed.role), search: text(parsed.search) };
   } catch {
     return {};
   }
@@ -127,7 +135,7 @@ async function start(): Promise<void> {
   } catch {
     return notInTeams();
   }
-  let subPage: { customer?: string; filter?: string } = {};
+  let subPage: SubPage = {};
   const getToken = () => authentication.getAuthToken();
   // The context and the token are asked for together: each is a round trip to the Teams host.
   const tokenAsked = config.mode === 'config' ? undefined : withTimeout(getToken(), 10_000);
@@ -153,7 +161,7 @@ async function start(): Promise<void> {
   api.prefetch('/customers?q=');
   if (subPage.customer) {
     api.prefetch(summaryPath(subPage.customer));
-    api.prefetch(usersPath(subPage.customer, { filter: subPage.filter ?? 'all', role: '', search: '' }, 0, 'asc'));
+    api.prefetch(usersPath(subPage.customer, { filter: subPage.filter ?? 'all', role: subPage.role ?? '', search: subPage.search ?? '' }, 0, 'asc'));
   }
   const me = await api.call<Me>('GET', '/me');
   if (!me.ok) {
@@ -203,7 +211,7 @@ class UsersTab {
   constructor(
     private readonly api: TabApi,
     private readonly me: Me,
-    private readonly start: { customer?: string; filter?: string },
+    private readonly start: SubPage,
   ) {}
 
   show(): void {
@@ -214,7 +222,9 @@ class UsersTab {
     // (renderPicker puts the customer view in place before its first await.)
     void this.renderPicker();
     if (this.start.customer) {
-      if (this.start.filter) this.filter = this.start.filter;
+      this.filter = this.start.filter ?? this.filter;
+      this.role = this.start.role ?? '';
+      this.search = this.start.search ?? '';
       void this.openCustomer(this.start.customer);
     }
   }
