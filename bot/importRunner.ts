@@ -10,6 +10,7 @@ import type { Actor } from '../services/types';
 import { errorCard } from '../cards/common';
 import type { ImportService, ResultLabels, RunHooks } from '../services/import/importer';
 import { describeRowIssue } from './handlers/errors';
+import { BackgroundJobs } from './backgroundJobs';
 import { AgentConversations, deliverToAgent, rethrowing } from './privateChannel';
 
 export interface ImportRunnerDeps {
@@ -42,33 +43,21 @@ const LOCK_RETRY_MARGIN_MS = 50;
  * that instance's lock is still there (it was killed, or stopped without releasing it), the job is taken over
  * once the lock expires, unless its holder is alive and keeps extending it.
  */
-export class ImportRunner {
-  private readonly running = new Set<Promise<void>>();
-  private resuming: Promise<unknown> = Promise.resolve();
-  private stopped = false;
-  private readonly waits = new Set<() => void>();
-  /** Jobs this instance runs now ("<customer> <job>"), so that a resume does not start them twice here. */
-  private readonly active = new Set<string>();
-
-  constructor(private readonly deps: ImportRunnerDeps) {}
+export class ImportRunner extends BackgroundJobs {
+  constructor(private readonly deps: ImportRunnerDeps) {
+    super();
+  }
 
   /** Starts or resumes a job; the returned promise settles when it ends (tests await it, turns do not). */
   launch(customerId: string, jobId: string, testHooks: Pick<RunHooks, 'afterRow'> = {}): Promise<void> {
     const job = this.execute(customerId, jobId, testHooks).catch((err) =>
       this.deps.logger.error({ err, customer: customerId, job: jobId }, 'import job stopped; it resumes at the next start or launch'),
     );
-    this.running.add(job);
-    void job.finally(() => this.running.delete(job));
-    return job;
+    return this.track(job);
   }
 
   async resumeAll(): Promise<number> {
-    const listed = this.deps.importer.runningJobs().then((jobs) => {
-      for (const j of jobs) void this.launch(j.customerId, j.jobId);
-      return jobs.length;
-    });
-    this.resuming = listed.catch(() => undefined);
-    return listed;
+    return this.resumeListed(this.deps.importer.runningJobs(), (customerId, jobId) => this.launch(customerId, jobId));
   }
 
   /**
@@ -86,31 +75,6 @@ export class ImportRunner {
       launched++;
     }
     return launched;
-  }
-
-  /** Settles when the jobs launched so far (the start-up resume included) have ended. */
-  async idle(): Promise<void> {
-    await this.resuming;
-    while (this.running.size) await Promise.allSettled([...this.running]);
-  }
-
-  /** No more take-overs: jobs waiting for another instance's lock give up (it resumes at the next start). */
-  stop(): void {
-    this.stopped = true;
-    for (const wake of this.waits) wake();
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waits.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
-      this.waits.add(wake);
-    });
   }
 
   /**

@@ -11,6 +11,7 @@ import type { OffboardCard, OffboardHooks, OffboardJob } from '../services/offbo
 import type { Actor } from '../services/types';
 import type { ApprovalChannel } from './approvalChannel';
 import { describeError } from './handlers/errors';
+import { BackgroundJobs } from './backgroundJobs';
 import { rethrowing } from './privateChannel';
 
 export interface OffboardRunnerDeps {
@@ -42,59 +43,22 @@ const LOCK_RETRY_MARGIN_MS = 50;
  * skipped; it never stops the job, and the job never repeats a step for it (the steps are recorded before their card
  * is drawn). The running cards carry a Universal Actions refresh, so a lost update heals when the card is shown.
  */
-export class OffboardRunner {
-  private readonly running = new Set<Promise<void>>();
-  private resuming: Promise<unknown> = Promise.resolve();
-  /** Jobs this instance runs now ("<customer> <job>"), so that a second launch here does not run them twice. */
-  private readonly active = new Set<string>();
-  private stopped = false;
-  private readonly waits = new Set<() => void>();
-
-  constructor(private readonly deps: OffboardRunnerDeps) {}
+export class OffboardRunner extends BackgroundJobs {
+  constructor(private readonly deps: OffboardRunnerDeps) {
+    super();
+  }
 
   /** Runs (or resumes) a job; the promise settles when it ends (tests await it, turns do not). */
   launch(customerId: string, jobId: string): Promise<void> {
     const run = this.execute(customerId, jobId).catch((err) =>
       this.deps.logger.error({ err, customer: customerId, job: jobId }, 'offboarding job stopped; it resumes at the next start or when its button is pressed again'),
     );
-    this.running.add(run);
-    void run.finally(() => this.running.delete(run));
-    return run;
+    return this.track(run);
   }
 
   /** Every job left running (start-up). Resolves with how many were launched. */
   async resumeAll(): Promise<number> {
-    const listed = this.deps.approvals.offboarding.runningJobs().then((jobs) => {
-      for (const j of jobs) void this.launch(j.customerId, j.jobId);
-      return jobs.length;
-    });
-    this.resuming = listed.catch(() => undefined);
-    return listed;
-  }
-
-  /** Settles when the jobs launched so far (the start-up resume included) have ended. */
-  async idle(): Promise<void> {
-    await this.resuming;
-    while (this.running.size) await Promise.allSettled([...this.running]);
-  }
-
-  /** No more waiting for another runner's lock (the job resumes at the next start). */
-  stop(): void {
-    this.stopped = true;
-    for (const wake of this.waits) wake();
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waits.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
-      this.waits.add(wake);
-    });
+    return this.resumeListed(this.deps.approvals.offboarding.runningJobs(), (customerId, jobId) => this.launch(customerId, jobId));
   }
 
   private async execute(customerId: string, jobId: string): Promise<void> {
