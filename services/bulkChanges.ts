@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { auditEntry, formatAudit } from './audit';
-import { AUDIT_CAP } from './directories/constants';
+import { createHash } from 'node:crypto';
+import { acquireJobLock } from './store/lock';
+import { auditEntry } from './audit';
 import { MAX_USERS_PER_CHANGE, type DirectoryService } from './directory';
 import { DirectoryError, isDirectoryError, type ErrorParams } from './errors';
 import type { Actor, LicenseChangeResult } from './types';
@@ -65,20 +65,6 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
-/**
- * The job's end and its audit entry in one atomic step (both under the customer's hash tag): a resumed job that had
- * already ended writes nothing again.
- */
-const FINISH_JOB = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'done' or state == 'refused' or state == 'incomplete' then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-redis.call('HSET', KEYS[1], 'state', ARGV[1])
-return 1
-`;
-const RENEW_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
-const RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** A chunk's users as stored: "<id> <version>" joined by commas (ids and versions have neither character). */
 const encodeRefs = (refs: Array<{ userId: string; expectedVersion: number }>) => refs.map((r) => `${r.userId} ${r.expectedVersion}`).join(',');
@@ -187,10 +173,9 @@ export class BulkChangeService {
    */
   async run(customerId: string, jobId: string, hooks: BulkHooks = {}): Promise<BulkJob | null> {
     const key = this.key(customerId, jobId);
-    const lockKey = this.key(customerId, jobId, ':lock');
-    const token = randomUUID();
-    if ((await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return null;
-    const renew = () => this.redis.eval(RENEW_LOCK, 1, lockKey, token, String(LOCK_TTL_MS));
+    const lock = await acquireJobLock(this.redis, this.key(customerId, jobId, ':lock'), LOCK_TTL_MS);
+    if (!lock) return null;
+    const renew = () => lock.renew();
     try {
       // A job waiting to be resumed does not expire half-done: its day starts again with every run.
       await this.redis.pexpire(key, JOB_TTL_MS);
@@ -200,7 +185,7 @@ export class BulkChangeService {
       await this.redis.srem(this.directory.keys.runningBulkJobs(), `${customerId} ${jobId}`);
       return job;
     } finally {
-      await this.redis.eval(RELEASE_LOCK, 1, lockKey, token);
+      await lock.release();
     }
   }
 
@@ -309,8 +294,9 @@ export class BulkChangeService {
     const result = state === 'done' ? 'ok' : `${state}: ${job.error?.code ?? ''}`;
     const detail = `${change}${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     const action = job.change.kind === 'licenses' ? 'bulk-change-licenses' : 'bulk-delete';
-    const entry = formatAudit(auditEntry(this.directory.clock.now(), job.owner, action, `${job.total} user(s)`, result, detail));
-    await this.redis.eval(FINISH_JOB, 2, this.key(job.customerId, job.jobId), this.directory.keys.customerKey(job.customerId, 'audit'), state, entry, String(AUDIT_CAP));
+    const now = this.directory.clock.now();
+    // The final state and the entry in one atomic step: a resumed job that had already ended writes nothing again.
+    await this.directory.auditJobOnce(job.customerId, this.key(job.customerId, job.jobId), 'audited', auditEntry(now, job.owner, action, `${job.total} user(s)`, result, detail), { state });
   }
 
   /** Changes users back as one directory change; how many came back. */

@@ -268,6 +268,11 @@ export class DirectoryService {
     ]);
   }
 
+  /** A background job's audit entry, written once with the job's record of it (offboarding, bulk changes). */
+  async auditJobOnce(customerId: string, jobKey: string, guard: string, entry: AuditEntry, also: Record<string, string> = {}): Promise<void> {
+    await this.auditLog.appendOnce(customerId, jobKey, guard, entry, also);
+  }
+
   async refusals(count = 50): Promise<AuditEntry[]> {
     return this.auditLog.refusals(count);
   }

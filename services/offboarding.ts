@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { AUDIT_CAP } from './directories/constants';
+import { createHash } from 'node:crypto';
+import { auditEntry } from './audit';
+import { acquireJobLock } from './store/lock';
 import type { DirectoryService } from './directory';
 import { DirectoryError, isDirectoryError } from './errors';
 import type { Actor, CustomerUser } from './types';
@@ -90,14 +91,6 @@ export interface OffboardHooks {
   onStep?: (job: OffboardJob) => Promise<void> | void;
 }
 
-/** Appends the audit entry and records the step in one atomic step (both under the customer's hash tag). */
-const AUDIT_STEP = `
-if redis.call('HGET', KEYS[1], 'step:audit') then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[1])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
-redis.call('HSET', KEYS[1], 'step:audit', ARGV[3])
-return 1
-`;
 
 export class OffboardingService {
   constructor(private readonly directory: DirectoryService) {}
@@ -228,9 +221,8 @@ export class OffboardingService {
    */
   async run(customerId: string, jobId: string, hooks: OffboardHooks = {}): Promise<OffboardJob | null> {
     const key = this.keys.offboardJob(customerId, jobId);
-    const lockKey = this.keys.offboardJob(customerId, jobId, ':lock');
-    const token = randomUUID();
-    if ((await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return null;
+    const lock = await acquireJobLock(this.redis, this.keys.offboardJob(customerId, jobId, ':lock'), LOCK_TTL_MS);
+    if (!lock) return null;
     try {
       let job = await this.job(customerId, jobId);
       if (job.state !== 'running') return job;
@@ -286,9 +278,10 @@ export class OffboardingService {
               ]
                 .filter(Boolean)
                 .join('; ');
-              const entry = [this.directory.clock.now(), job.owner.id, job.owner.name, 'offboard', job.userPrincipalName, 'ok', detail].join('\x1f');
+              const now = this.directory.clock.now();
               await hooks.beforeRecord?.(step);
-              await this.redis.eval(AUDIT_STEP, 2, key, this.keys.customerKey(customerId, 'audit'), entry, String(AUDIT_CAP), String(this.directory.clock.now()));
+              // The entry and the step's record in one atomic step: a resumed job that had written it writes nothing.
+              await this.directory.auditJobOnce(customerId, key, 'step:audit', auditEntry(now, job.owner, 'offboard', job.userPrincipalName, 'ok', detail));
               job = await this.job(customerId, jobId);
               await hooks.onStep?.(job);
               await hooks.afterStep?.(step);
@@ -305,7 +298,7 @@ export class OffboardingService {
       await this.redis.srem(this.keys.runningOffboardings(), `${customerId} ${jobId}`);
       return this.job(customerId, jobId);
     } finally {
-      if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
+      await lock.release();
     }
   }
 }

@@ -207,9 +207,18 @@ export function registerTabApi(server: restify.Server, deps: TabApiDeps): void {
     return Object.entries(versions).map(([userId, expectedVersion]) => ({ userId, expectedVersion }));
   }
 
+  /** Jobs this instance runs now: a progress poll (twice a second) does not try the job's lock again meanwhile. */
+  const runningHere = new Set<string>();
   /** Runs a bulk job after the request that started it (or resumes it); a failure leaves it to be resumed. */
-  const runJob = (customerId: string, jobId: string) =>
-    void deps.bulk.run(customerId, jobId).catch((err: Error) => logger.warn({ err: err.message, customer: customerId, job: jobId }, 'bulk change paused; it resumes when asked for or at start-up'));
+  const runJob = (customerId: string, jobId: string) => {
+    const key = `${customerId} ${jobId}`;
+    if (runningHere.has(key)) return;
+    runningHere.add(key);
+    void deps.bulk
+      .run(customerId, jobId)
+      .catch((err: Error) => logger.warn({ err: err.message, customer: customerId, job: jobId }, 'bulk change paused; it resumes when asked for or at start-up'))
+      .finally(() => runningHere.delete(key));
+  };
 
   /** More users than one change takes: a bulk job, answered 202 with its progress. */
   async function startJob(customerId: string, refs: Array<{ userId: string; expectedVersion: number }>, change: BulkChange, caller: Caller, operationId: string, t: Translator['t']) {

@@ -6,6 +6,7 @@ import { DirectoryService } from '../directory';
 import { DirectoryError, isDirectoryError } from '../errors';
 import type { Actor, Customer, Subscription, UserRole } from '../types';
 import { validateDomain, validateName, validateRole, validateSkuIds, validateUpn, validateUsageLocation, validateUsername } from '../validation';
+import { acquireJobLock } from '../store/lock';
 import { CsvEnd, CsvLimits, CsvProblem, CsvRow, openCsv, SPEC_LIMITS } from './csvFile';
 import { countryCode, Field, mapHeaders } from './templates';
 
@@ -457,9 +458,9 @@ export class ImportService {
    * dropped from memory. A run that stops leaves parts nobody can open; the next run writes every part again.
    */
   async run(customerId: string, jobId: string, hooks: RunHooks = {}): Promise<ImportResult | null> {
-    const lockKey = this.keys.importJob(customerId, jobId, ':lock');
-    const token = randomBytes(8).toString('hex');
-    if ((await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return null;
+    const lock = await acquireJobLock(this.redis, this.keys.importJob(customerId, jobId, ':lock'), LOCK_TTL_MS);
+    if (!lock) return null;
+    const { token } = lock;
     try {
       const jobKey = this.keys.importJob(customerId, jobId);
       const job = await this.job(customerId, jobId);
@@ -481,13 +482,13 @@ export class ImportService {
       let passwordsRenewed = 0;
 
       for await (const { from, rows } of this.windows(customerId, jobId, total)) {
-        await this.redis.pexpire(lockKey, LOCK_TTL_MS);
+        await lock.renew();
         const recorded = await this.redis.hmget(resultsKey, ...rows.map((_, k) => String(from + k)));
         const outcomes = recorded.map((v) => (v ? (JSON.parse(v) as RowOutcome) : undefined));
         const passwords = new Map<number, string>();
         const todo = rows.flatMap((row, k) => (outcomes[k] ? [] : [this.rowForRun(row, from + k, columns, customer, options, batchUsage)]));
         for (let b = 0; b < todo.length; b += BATCH) {
-          if (b > 0) await this.redis.pexpire(lockKey, LOCK_TTL_MS);
+          if (b > 0) await lock.renew();
           const batch = todo.slice(b, b + BATCH);
           const done = await mapLimit(batch, CONCURRENCY, async (row): Promise<[ParsedRow, RowOutcome]> => {
             if ('issue' in row) return [row, { ok: false, code: row.issue.code, params: row.issue.params }];
@@ -524,8 +525,7 @@ export class ImportService {
       }
       return await this.finish(customerId, jobId, actor, total, counters, results, outKey, passwordsRenewed);
     } finally {
-      // Release only our own lock.
-      if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
+      await lock.release();
     }
   }
 

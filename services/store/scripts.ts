@@ -101,6 +101,15 @@ local function userIdOf(key)
   return string.match(key, ':user:(.+)$')
 end
 
+-- The user a single-user change names, active and at the version the caller saw ('' = any); else nil and the refusal.
+local function activeUserAt(key, expected)
+  local u = loadUser(key)
+  if not u then return nil, {'ERR', 'USER_NOT_FOUND', userIdOf(key)} end
+  if u.state ~= 'active' then return nil, {'ERR', 'NOT_ACTIVE', u.id} end
+  if expected ~= '' and expected ~= u.version then return nil, {'ERR', 'STALE', u.id} end
+  return u
+end
+
 -- Counter changes are summed here and written by finish in two commands (HMGET, HSET) instead of one HINCRBY each
 -- (five to seven for a create, delete or restore): fewer commands per script. Readers within the script add what is pending (seatsLeft).
 local pending, pendingFields = {}, {}
@@ -332,10 +341,8 @@ return finish(res, detail)
 const RESET_PASSWORD = `
 local function run()
   local key = KEYS[FIRST_USER_KEY]
-  local u = loadUser(key)
-  if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(key)} end
-  if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
-  if ARGV[7] ~= '' and ARGV[7] ~= u.version then return {'ERR', 'STALE', u.id} end
+  local u, refused = activeUserAt(key, ARGV[7])
+  if not u then return refused end
   local version = tostring(tonumber(u.version) + 1)
   redis.call('HSET', key, 'pwHash', ARGV[8], 'mustChange', '1', 'version', version)
   return {'OK', u.id, version}, u.upn
@@ -348,10 +355,8 @@ return finish(res, detail)
 const BLOCK_SIGN_IN = `
 local function run()
   local key = KEYS[FIRST_USER_KEY]
-  local u = loadUser(key)
-  if not u then return {'ERR', 'USER_NOT_FOUND', userIdOf(key)} end
-  if u.state ~= 'active' then return {'ERR', 'NOT_ACTIVE', u.id} end
-  if ARGV[7] ~= '' and ARGV[7] ~= u.version then return {'ERR', 'STALE', u.id} end
+  local u, refused = activeUserAt(key, ARGV[7])
+  if not u then return refused end
   if u.signInBlocked == '1' then return {'OK', u.id, u.version, '0'}, u.upn .. ' already blocked' end
   local version = tostring(tonumber(u.version) + 1)
   redis.call('HSET', key, 'signInBlocked', '1', 'version', version)
