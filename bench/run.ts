@@ -52,7 +52,7 @@ const PROFILE = process.env.BENCH_PROFILE as 'read' | 'write' | 'list' | undefin
 const SIZES = {
   durationMs: QUICK ? 800 : 2000,
   listUsers: QUICK ? 5_000 : 50_000,
-  opsCount: QUICK ? 500 : 3_000,
+  opsCount: QUICK ? 500 : 10_000,
   memoryUsers: QUICK ? 10_000 : 100_000,
 };
 

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   try {
     log(`${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}${QUICK ? '; QUICK sizes' : ''}`);
-    const ctx: ServiceContext = { redisUrl: server.url, admin, figures, details: {}, log, opsCount: QUICK ? 500 : 3_000, memoryUsers: QUICK ? 10_000 : 100_000 };
+    const ctx: ServiceContext = { redisUrl: server.url, admin, figures, details: {}, log, opsCount: QUICK ? 500 : 10_000, memoryUsers: QUICK ? 10_000 : 100_000 };
     if (rows.includes('3')) await serviceOpsRow(ctx);
     if (rows.includes('6')) await memoryRow(ctx);
   } finally {

@@ -16,6 +16,7 @@ import type { CustomerUser } from '../services/types';
 import { commandDelta, commandStats, countRoundTrips, perOperation, scriptMicros, totalOf, usedMemory } from './lib/redisStats';
 import { atLeastFloor, atMost, Figure, figure, Target } from './lib/report';
 import { BENCH_ACTOR, benchUser, createMany, customer } from './lib/seed';
+import { cpuTimeMs } from './lib/processes';
 import { nowMs } from './lib/stats';
 
 export interface ServiceContext {
@@ -24,7 +25,7 @@ export interface ServiceContext {
   figures: Figure[];
   details: Record<string, unknown>;
   log(message: string): void;
-  /** Operations per kind in row 3. */
+  /** Operations per kind in row 3 (10,000: at about 10,000 a second, a second of load each, long enough for /proc's 10 ms CPU ticks and a warm JIT). */
   opsCount: number;
   /** Users in row 6. */
   memoryUsers: number;
@@ -74,15 +75,27 @@ export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createOpsPer
    * OPS_CONCURRENCY in flight for the throughput. Redis's commandstats over both give the commands it ran per operation.
    */
   const SEQUENTIAL = Math.min(100, Math.floor(n / 10));
+  // What bounds the throughput: the CPU the Redis server and this process (the service, as the bot runs it) spend per
+  // operation while `pool` runs, from /proc; a server near 100% of its one core is the limit.
+  const redisPid = Number(/^process_id:(\d+)/m.exec(await ctx.admin.info('server'))?.[1]);
+  const timedPool = async (count: number, fn: (i: number) => Promise<unknown>) => {
+    const redis0 = cpuTimeMs(redisPid);
+    const client0 = process.cpuUsage();
+    const ms = await pool(count, OPS_CONCURRENCY, fn);
+    const client = process.cpuUsage(client0);
+    const redisMs = cpuTimeMs(redisPid) - redis0;
+    return { ms, redisCpuMicrosPerOp: (redisMs * 1000) / count, redisBusy: redisMs / ms, clientCpuMicrosPerOp: (client.user + client.system) / count };
+  };
   const measure = async (name: string, count: number, fn: (i: number) => Promise<unknown>) => {
     const before = await commandStats(ctx.admin);
     const rt0 = counter.roundTrips();
     for (let i = 0; i < SEQUENTIAL; i++) await fn(i);
     const roundTripsPerOp = (counter.roundTrips() - rt0) / SEQUENTIAL;
-    const ms = await pool(count - SEQUENTIAL, OPS_CONCURRENCY, (i) => fn(SEQUENTIAL + i));
+    const { ms, ...cpu } = await timedPool(count - SEQUENTIAL, (i) => fn(SEQUENTIAL + i));
     const delta = commandDelta(before, await commandStats(ctx.admin));
     const r = {
       count,
+      ...cpu,
       opsPerSecond: ((count - SEQUENTIAL) / ms) * 1000,
       roundTripsPerOp,
       redisCommandsPerOp: totalOf(delta) / count,
@@ -91,7 +104,7 @@ export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createOpsPer
       scriptMicrosPerOp: scriptMicros(delta) / count,
     };
     results[name] = r;
-    ctx.log(`  ${name}: ${r.opsPerSecond.toFixed(0)} ops/s, ${r.roundTripsPerOp.toFixed(2)} round trips/op, ${r.redisCommandsPerOp.toFixed(1)} Redis commands/op (${r.redisCommands}), script ${r.scriptMicrosPerOp.toFixed(0)} µs/op in Redis`);
+    ctx.log(`  ${name}: ${r.opsPerSecond.toFixed(0)} ops/s, ${r.roundTripsPerOp.toFixed(2)} round trips/op, ${r.redisCommandsPerOp.toFixed(1)} Redis commands/op (${r.redisCommands}), script ${r.scriptMicrosPerOp.toFixed(0)} µs/op in Redis; Redis CPU ${r.redisCpuMicrosPerOp.toFixed(0)} µs/op (busy ${(r.redisBusy * 100).toFixed(0)}%), client CPU ${r.clientCpuMicrosPerOp.toFixed(0)} µs/op`);
     return r;
   };
 
@@ -115,13 +128,13 @@ export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createOpsPer
   const floorCount = n * 4;
   await pool(floorCount / 10, OPS_CONCURRENCY, noop); // warm-up
   const floorBefore = await commandStats(ctx.admin);
-  const floorMs = await pool(floorCount, OPS_CONCURRENCY, noop);
+  const { ms: floorMs, ...floorCpu } = await timedPool(floorCount, noop);
   const floorOps = (floorCount / floorMs) * 1000;
   const floorMicros = scriptMicros(commandDelta(floorBefore, await commandStats(ctx.admin))) / floorCount;
   floorClient.disconnect();
-  results.floor = { opsPerSecond: floorOps, count: floorCount, scriptMicrosPerOp: floorMicros };
+  results.floor = { opsPerSecond: floorOps, count: floorCount, scriptMicrosPerOp: floorMicros, ...floorCpu };
   ctx.details.serviceOps = results;
-  ctx.log(`  floor (EVALSHA return 1): ${floorOps.toFixed(0)} ops/s, script ${floorMicros.toFixed(1)} µs/op in Redis`);
+  ctx.log(`  floor (EVALSHA return 1): ${floorOps.toFixed(0)} ops/s, script ${floorMicros.toFixed(1)} µs/op in Redis; Redis CPU ${floorCpu.redisCpuMicrosPerOp.toFixed(1)} µs/op (busy ${(floorCpu.redisBusy * 100).toFixed(0)}%), client CPU ${floorCpu.clientCpuMicrosPerOp.toFixed(1)} µs/op`);
 
   const oneTrip: Target = atMost(1, 'round trip');
   const rows: Array<[string, typeof create, Target | undefined, Target | undefined]> = [
@@ -137,6 +150,15 @@ export async function serviceOpsRow(ctx: ServiceContext): Promise<{ createOpsPer
       figure({ row: '3', what: `service ${name}, ${OPS_CONCURRENCY} in flight: throughput`, value: r.opsPerSecond, floor: floorOps, unit: 'ops/s', target: speed }),
       figure({ row: '3', what: `service ${name}: round trips per op`, value: r.roundTripsPerOp, floor: 1, unit: 'RT', target: trips, note: `Redis ran ${r.redisCommandsPerOp.toFixed(1)} commands/op: ${r.redisCommands}` }),
       figure({ row: '3', what: `service ${name}: Redis time in the script per op (commandstats usec)`, value: r.scriptMicrosPerOp, floor: floorMicros, unit: 'µs' }),
+      figure({
+        row: '3',
+        what: `service ${name}: Redis server CPU per op (/proc)`,
+        value: r.redisCpuMicrosPerOp,
+        floor: floorCpu.redisCpuMicrosPerOp,
+        unit: 'µs',
+        // The server's one core at that cost serves at most 1e6 / µs operations a second, whatever the client does.
+        note: `Redis busy ${(r.redisBusy * 100).toFixed(0)}% of its core: at most ${Math.round(1e6 / r.redisCpuMicrosPerOp).toLocaleString('en-US')} ops/s = ${(1e6 / r.redisCpuMicrosPerOp / floorOps).toFixed(2)} of the floor; the service ${r.clientCpuMicrosPerOp.toFixed(0)} µs CPU per op (floor: Redis ${(floorCpu.redisBusy * 100).toFixed(0)}% busy, client ${floorCpu.clientCpuMicrosPerOp.toFixed(0)} µs)`,
+      }),
     );
   }
   return { createOpsPerSecond: create.opsPerSecond, createWithPasswordOpsPerSecond: createPw.opsPerSecond };
