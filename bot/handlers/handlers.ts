@@ -235,11 +235,12 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         change,
         { actor: ctx.caller, operationId: cmd.operationId },
       );
-      const users = new Map((await ctx.directory.readUsers(customer.id, userIds)).filter((u) => u !== null).map((u) => [u.id, u]));
+      const [read, subscriptions] = await Promise.all([ctx.directory.readUsers(customer.id, userIds), ctx.directory.getSubscriptions(customer.id)]);
+      const users = new Map(read.filter((u) => u !== null).map((u) => [u.id, u]));
       const named = results.map((r) => ({ ...r, user: users.get(r.userId) ?? { displayName: r.userId, userPrincipalName: '' } }));
       return licenseResultsCard(ctx.t, {
         customer,
-        subscriptions: await ctx.directory.getSubscriptions(customer.id),
+        subscriptions,
         // A saved selection comes back in the store's order: list it by name, as the users card does.
         results: named.sort((a, b) => a.user.displayName.localeCompare(b.user.displayName)),
       });

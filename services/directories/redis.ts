@@ -438,9 +438,40 @@ export class RedisDirectory implements DirectoryBackend {
     if (reply[0] === 'REPLAY') {
       reply = String(reply[1]).split('\x1f');
       replayed = true;
+    } else if (reply[0] === 'OK') {
+      // The counters the change moved come last (scripts.ts); the methods read the result without them.
+      const moved = String(reply.pop() ?? '');
+      // A customer's provisioning changes its skus and seats too: those are read again.
+      if (script !== 'pabUpsertCustomer') this.countersMoved(customerId, moved);
     }
     if (reply[0] === 'ERR') throw scriptError(customerId, reply);
     return Object.assign(reply, { replayed });
+  }
+
+  /**
+   * Brings the kept subscriptions and counts up to a change's result, when they are those of the version just before it
+   * (this change was then the only one since they were read; provisioning, which changes skus and seats, is not passed here):
+   * the card drawn after a change need not read the customer's counters again. Otherwise they stay as they are, and
+   * the next read finds them out of date by the version, as before.
+   */
+  private countersMoved(customerId: string, moved: string): void {
+    const cached = this.subscriptions.get(customerId);
+    if (!cached || !moved) return;
+    const parts = moved.split('\x1f');
+    const values = new Map<string, number>();
+    for (let i = 0; i + 1 < parts.length; i += 2) values.set(parts[i], Number(parts[i + 1]));
+    const version = values.get('ver');
+    if (version === undefined || String(version - 1) !== cached.version) return;
+    const subscriptions = cached.value.subscriptions.map((s) => {
+      const assigned = values.get(`lic:${s.skuId}`);
+      return assigned === undefined ? s : { ...s, assignedSeats: assigned, availableSeats: s.totalSeats - assigned };
+    });
+    const counts = { ...cached.value.counts };
+    for (const field of ['active', 'unlicensed', 'deleted'] as const) {
+      const value = values.get(field);
+      if (value !== undefined) counts[field] = value;
+    }
+    this.subscriptions.set(customerId, String(version), { subscriptions, counts });
   }
 }
 

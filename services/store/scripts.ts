@@ -11,7 +11,9 @@
  *   KEYS[13..]  user keys.
  *   ARGV[1] now (ms), ARGV[2] operation TTL (ms; 0 = not idempotent), ARGV[3] actor id, ARGV[4] actor name,
  *   ARGV[5] action, ARGV[6] audit target, ARGV[7..] script-specific.
- * Result: {'OK', ...} or {'ERR', code, params...}; a replayed operation returns {'REPLAY', <stored result>}.
+ * Result: {'OK', ..., moved counters} or {'ERR', code, params...}; a replayed operation returns {'REPLAY', <stored result>}
+ * (without the counters). "moved counters" is the last element: field \031 new value \031 ... of the counters the
+ * change moved ('' when none), read by RedisDirectory.mutate and not passed on.
  */
 
 import { USER_ROLES } from '../types';
@@ -120,19 +122,24 @@ local function count(field, delta)
   end
   pending[field] = pending[field] + delta
 end
+-- Returns the moved counters' new values (field, value, ...): the client updates the subscriptions it keeps with them.
 local function writeCounts()
+  local written = {}
   if #pendingFields <= 2 then
     -- One or two fields (a license change: the license and the version): HINCRBY each is as cheap.
-    for _, f in ipairs(pendingFields) do redis.call('HINCRBY', K_COUNTS, f, pending[f]) end
-    return
+    for _, f in ipairs(pendingFields) do
+      written[#written + 1] = f
+      written[#written + 1] = tostring(redis.call('HINCRBY', K_COUNTS, f, pending[f]))
+    end
+    return written
   end
   local current = redis.call('HMGET', K_COUNTS, unpack(pendingFields))
-  local args = {}
   for i, f in ipairs(pendingFields) do
-    args[#args + 1] = f
-    args[#args + 1] = tostring((current[i] and tonumber(current[i]) or 0) + pending[f])
+    written[#written + 1] = f
+    written[#written + 1] = tostring((current[i] and tonumber(current[i]) or 0) + pending[f])
   end
-  redis.call('HSET', K_COUNTS, unpack(args))
+  redis.call('HSET', K_COUNTS, unpack(written))
+  return written
 end
 
 -- An index entry: the sort name and the id (unique, so equal names are ordered by id). The UPN is not in it (it was,
@@ -215,8 +222,13 @@ local function finish(res, detail, quiet)
   if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
   -- The customer's version: every applied change moves it, so a cached listing is current while it stands still.
   if res[1] == 'OK' and not quiet then count('ver', 1) end
-  writeCounts()
-  return reply(res)
+  local written = writeCounts()
+  if res[1] ~= 'OK' then return reply(res) end
+  -- An applied change also answers with the counters it moved, as one last element (not kept in the operation record:
+  -- a replay has none), so the client need not read the customer's counters again.
+  local out = {unpack(res)}
+  out[#out + 1] = table.concat(written, '\\031')
+  return reply(out)
 end
 
 if OP_TTL > 0 then

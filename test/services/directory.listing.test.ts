@@ -329,6 +329,41 @@ describe('a page already read is served again only while the customer is unchang
     }
   });
 
+  // The subscriptions this instance keeps follow its own changes from the counters the change script returns.
+  (onCluster() ? it.skip : it)('after this instance\'s change the seat counts are exact without reading the counters again; after another\'s, or a provisioning, they are read', async () => {
+    const fresh = () => new DirectoryService({ redis: otherRedis, keys: t.keys, clock: t.clock }).getSubscriptionsAndCounts(CID);
+    const users = (await t.directory.listUsers(CID)).users;
+    const bob = users.find((u) => u.username === 'bob') as CustomerUser;
+    const carol = users.find((u) => u.username === 'carol') as CustomerUser;
+    await t.directory.getSubscriptionsAndCounts(CID);
+    const log = await commandLog(t);
+    try {
+      await t.directory.changeLicenses(CID, [{ userId: bob.id, expectedVersion: bob.version }], { add: ['O365_E3'] }, { actor: t.actor });
+      const own = await log.measure(() => t.directory.getSubscriptionsAndCounts(CID));
+      expect(own.result).toEqual(await fresh());
+      expect(own.result.counts.unlicensed).toBe(users.filter((u) => !u.licenses.length).length - 1);
+      expect(own.client.map((c) => c.name)).toEqual(['hget']);
+      await t.directory.deleteUsers(CID, [{ userId: carol.id, expectedVersion: carol.version }], { actor: t.actor });
+      expect(await t.directory.getSubscriptionsAndCounts(CID)).toEqual(await fresh());
+      // Another instance changes first: this instance's next change cannot bring its kept counts up to date.
+      await other.changeLicenses(CID, [{ userId: bob.id }], { remove: ['O365_E3'] }, { actor: t.actor });
+      await t.directory.restoreUsers(CID, [{ userId: carol.id }], { actor: t.actor });
+      const afterOther = await log.measure(() => t.directory.getSubscriptionsAndCounts(CID));
+      expect(afterOther.result).toEqual(await fresh());
+      expect(afterOther.client.map((c) => c.name)).toContain('hgetall');
+      // Provisioning changes seats: read again, never taken from the kept ones.
+      const e3 = afterOther.result.subscriptions.find((s) => s.skuId === 'O365_E3') as { totalSeats: number };
+      const customer = await t.directory.getCustomer(CID);
+      const subscriptions = afterOther.result.subscriptions.map((s) => ({ skuId: s.skuId, name: s.name, seats: s.skuId === 'O365_E3' ? e3.totalSeats + 5 : s.totalSeats }));
+      await t.directory.upsertCustomer({ id: CID, name: customer.name, domains: customer.domains, subscriptions }, t.actor);
+      const provisioned = await t.directory.getSubscriptionsAndCounts(CID);
+      expect(provisioned.subscriptions.find((s) => s.skuId === 'O365_E3')?.totalSeats).toBe(e3.totalSeats + 5);
+      expect(provisioned).toEqual(await fresh());
+    } finally {
+      log.stop();
+    }
+  });
+
   it('a change made by another instance (or this one) shows on the next read: every change moves the customer version', async () => {
     const bob = (await t.directory.listUsers(CID)).users.find((u) => u.username === 'bob') as CustomerUser;
     await t.directory.getSubscriptionsAndCounts(CID);
