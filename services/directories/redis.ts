@@ -92,6 +92,8 @@ export class RedisDirectory implements DirectoryBackend {
    */
   private readonly pages = new VersionedCache<{ users: CustomerUser[]; total: number }>(CACHED_PAGES);
   private readonly subscriptions = new VersionedCache<{ subscriptions: Subscription[]; counts: UserCounts }>(CACHED_PAGES);
+  /** Versions that listings started in the current tick will answer with, by customer (currentVersion). */
+  private readonly listingVersions = new Map<string, Promise<string | undefined>>();
 
   constructor(
     readonly redis: RedisClient,
@@ -157,12 +159,22 @@ export class RedisDirectory implements DirectoryBackend {
   /** Subscriptions and counts from one read of the counters (the Users and licenses card needs both). */
   async subscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts }> {
     const cached = this.subscriptions.get(customerId);
-    if (cached && ((await this.redis.hget(this.keys.customerKey(customerId, 'counts'), 'ver')) ?? '0') === cached.version) {
+    if (cached && (await this.currentVersion(customerId)) === cached.version) {
       return { subscriptions: cached.value.subscriptions.map((s) => ({ ...s })), counts: { ...cached.value.counts } };
     }
     const result = await this.readSubscriptionsAndCounts(customerId);
     this.subscriptions.set(customerId, result.version, result);
     return { subscriptions: result.subscriptions.map((s) => ({ ...s })), counts: { ...result.counts } };
+  }
+
+  /**
+   * The customer's version as Redis has it now. A listing of the customer started in the same tick (the users card
+   * reads its page and its subscriptions side by side) reads it in its script: that answer is used rather than a
+   * command of its own, DataLoader-style. Only within the tick, so never a version read before the caller asked.
+   */
+  private async currentVersion(customerId: string): Promise<string> {
+    const beside = await this.listingVersions.get(customerId);
+    return beside ?? (await this.redis.hget(this.keys.customerKey(customerId, 'counts'), 'ver')) ?? '0';
   }
 
   private async readSubscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts; version: string }> {
@@ -214,7 +226,9 @@ export class RedisDirectory implements DirectoryBackend {
     const args = [filter.kind, filter.kind === 'license' ? filter.skuId : '', listing.role ?? '', listing.search, String(listing.offset), String(listing.pageSize)];
     const cacheKey = `${customerId}\0${args.join('\0')}`;
     const cached = this.pages.get(cacheKey);
-    const reply = await runScript(this.redis, 'pabListUsers', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role'), k('upn')], [...args, cached?.version ?? '']);
+    const call = runScript(this.redis, 'pabListUsers', [k('counts'), k('idx:active'), k('idx:unlicensed'), k('idx:license'), k('idx:role'), k('upn')], [...args, cached?.version ?? '']);
+    this.shareVersion(customerId, call.then((r) => (r[0] === 'SAME' ? cached?.version : String(r[1])), () => undefined));
+    const reply = await call;
     if (reply[0] === 'SAME' && cached) return { users: cached.value.users.map(copyUser), total: cached.value.total };
     const total = Number(reply[0]);
     const ids = reply.slice(2).map((m) => String(m).slice(String(m).lastIndexOf(SEP) + 1));
@@ -225,6 +239,14 @@ export class RedisDirectory implements DirectoryBackend {
     // Windows the cards and the tab show are kept; a whole listing read for a selection is not (thousands of users).
     if (listing.pageSize <= MAX_CACHED_WINDOW) this.pages.set(cacheKey, String(reply[1]), page);
     return { users: page.users.map(copyUser), total };
+  }
+
+  /** Offers a listing's version to version checks of the same customer until the end of the current tick. */
+  private shareVersion(customerId: string, version: Promise<string | undefined>): void {
+    this.listingVersions.set(customerId, version);
+    process.nextTick(() => {
+      if (this.listingVersions.get(customerId) === version) this.listingVersions.delete(customerId);
+    });
   }
 
   async readUsers(customerId: string, userIds: string[]): Promise<Array<CustomerUser | null>> {

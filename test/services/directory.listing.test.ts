@@ -329,6 +329,26 @@ describe('a page already read is served again only while the customer is unchang
     }
   });
 
+  (onCluster() ? it.skip : it)('a page and the subscriptions read side by side (the users card) are one script call, and still show another instance\'s change', async () => {
+    const side = () => Promise.all([t.directory.listUsers(CID), t.directory.getSubscriptionsAndCounts(CID)]);
+    await side();
+    const log = await commandLog(t);
+    try {
+      const again = await log.measure(side);
+      expect(again.client.map((c) => c.name)).toEqual(['evalsha']);
+      const bob = again.result[0].users.find((u) => u.username === 'bob') as CustomerUser;
+      await other.changeLicenses(CID, [{ userId: bob.id }], { add: ['O365_E3'] }, { actor: t.actor });
+      const [page, subs] = (await log.measure(side)).result;
+      expect(page.users.find((u) => u.id === bob.id)?.licenses).toEqual(['O365_E3']);
+      expect(subs).toEqual(await other.getSubscriptionsAndCounts(CID));
+      await other.changeLicenses(CID, [{ userId: bob.id }], { remove: ['O365_E3'] }, { actor: t.actor });
+      // Read on their own, the subscriptions check the version with a command of their own.
+      expect((await t.directory.getSubscriptionsAndCounts(CID)).counts.unlicensed).toBe(subs.counts.unlicensed + 1);
+    } finally {
+      log.stop();
+    }
+  });
+
   // The subscriptions this instance keeps follow its own changes from the counters the change script returns.
   (onCluster() ? it.skip : it)('after this instance\'s change the seat counts are exact without reading the counters again; after another\'s, or a provisioning, they are read', async () => {
     const fresh = () => new DirectoryService({ redis: otherRedis, keys: t.keys, clock: t.clock }).getSubscriptionsAndCounts(CID);
