@@ -91,7 +91,7 @@ export const SEP = '\x01';
  * that outgrows the limits (a bulk change's long result, more records) becomes a hash table until it expires: memory
  * only (~100 B a record, still less than a key).
  */
-export const OPERATION_BUCKETS = 1024;
+const OPERATION_BUCKETS = 1024;
 
 /**
  * FNV-1a (32 bit) of the id's UTF-16 code units, then MurmurHash3's finaliser (FNV alone spread ids like `undo:<n>:x`
