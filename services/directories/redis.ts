@@ -410,7 +410,7 @@ export class RedisDirectory implements DirectoryBackend {
     const opId = options.operationId ?? newUserId();
     const idempotent = opId !== '-';
     const record = this.keys.operationRecords(customerId, opId, now);
-    const keys = [...this.keys.customerKeys(customerId), record.legacy, record.current, record.previous, ...userKeys];
+    const keys = [...this.keys.customerKeys(customerId), record.legacy, record.current, record.previous, record.next, ...userKeys];
     let reply = await runScript(this.redis, script, keys, [
       now,
       idempotent ? `${record.ttlMs} ${opId}` : '0',

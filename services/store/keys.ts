@@ -105,12 +105,13 @@ function operationBucketOf(operationId: string): number {
   return ((h ^ (h >>> 16)) >>> 0) % OPERATION_BUCKETS;
 }
 
-/** Where a mutating script looks for an operation's record, and where it keeps it (KEYS[12..14], ARGV[2]). */
+/** Where a mutating script looks for an operation's record, and where it keeps it (KEYS[12..15], ARGV[2]). */
 export interface OperationRecordKeys {
   /** The record as written before the buckets: looked up for its remaining 48 h. */
   legacy: string;
   current: string;
   previous: string;
+  next: string;
   /** What is left of the current bucket's life (ms): to the end of the next generation, 48–96 h. */
   ttlMs: number;
 }
@@ -239,8 +240,10 @@ export class KeyLayout {
    * The Redis directory's record of an operation at `now` (the client's clock, the scripts' ARGV[1]): generations are
    * OPERATION_TTL_MS (48 h) long, a record goes into the bucket of its id in the current generation, and a lookup reads
    * that bucket and the previous generation's: a record written at any point of generation g is found until the end of
-   * g + 1, at least 48 h later, which is when its bucket expires. The time to live is relative to the client's clock
-   * (PEXPIRE, not PEXPIREAT): Redis's clock need not agree with it (the tests' injected clock does not).
+   * g + 1, at least 48 h later, which is when its bucket expires. The lookup reads the next generation's bucket too,
+   * for a writer whose clock was ahead (another instance, or this clock before it jumped back), by up to 48 h. The
+   * time to live is relative to the client's clock (PEXPIRE, not PEXPIREAT): Redis's clock need not agree with it (the
+   * tests' injected clock does not).
    */
   operationRecords(customerId: string, operationId: string, now: number): OperationRecordKeys {
     const generation = Math.floor(now / OPERATION_TTL_MS);
@@ -250,6 +253,7 @@ export class KeyLayout {
       legacy: this.operation(customerId, operationId),
       current: `${prefix}${generation}:${bucket}`,
       previous: `${prefix}${generation - 1}:${bucket}`,
+      next: `${prefix}${generation + 1}:${bucket}`,
       ttlMs: (generation + 2) * OPERATION_TTL_MS - now,
     };
   }

@@ -7,9 +7,9 @@
  * ({'ERR', code, params...}), counts are kept in a hash, and the audit log is a capped list.
  *
  * Calling convention of the mutating scripts:
- *   KEYS[1..11] the customer's fixed keys (CUSTOMER_KEY_NAMES order), KEYS[12..14] the operation's record: its
- *   legacy key, its bucket in the current and in the previous generation (KeyLayout.operationRecords),
- *   KEYS[15..]  user keys.
+ *   KEYS[1..11] the customer's fixed keys (CUSTOMER_KEY_NAMES order), KEYS[12..15] the operation's record: its
+ *   legacy key, its bucket in the current, the previous and the next generation (KeyLayout.operationRecords),
+ *   KEYS[16..]  user keys.
  *   ARGV[1] now (ms), ARGV[2] the operation record: '0' = not idempotent, else the current bucket's time to live (ms),
  *   a space and the operation id; ARGV[3] actor id, ARGV[4] actor name, ARGV[5] action, ARGV[6] audit target,
  *   ARGV[7..] script-specific.
@@ -21,8 +21,8 @@ import { USER_ROLES } from '../types';
 const PRELUDE = `
 local K_CUSTOMER, K_SKUS, K_SEATS, K_COUNTS, K_UPN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ACTIVE, K_UNLIC, K_LIC, K_ROLE, K_DELETED, K_AUDIT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local K_OP_LEGACY, K_OPS, K_OPS_PREV = KEYS[12], KEYS[13], KEYS[14]
-local FIRST_USER_KEY = 15
+local K_OP_LEGACY, K_OPS, K_OPS_PREV, K_OPS_NEXT = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local FIRST_USER_KEY = 16
 local SEP = '\\001'
 -- Timestamps are written from ARGV as strings: the embedded Lua prints large numbers as floats.
 local NOW = tonumber(ARGV[1])
@@ -230,7 +230,10 @@ end
 if OP_ID then
   -- The legacy key holds records written before the buckets (48 h): its lookup can go 48 h after every instance runs
   -- this version.
-  local prev = redis.call('HGET', K_OPS, OP_ID) or redis.call('HGET', K_OPS_PREV, OP_ID) or redis.call('GET', K_OP_LEGACY)
+  -- The next generation's bucket: written by an instance whose clock is ahead of this one's (or before this clock
+  -- jumped back).
+  local prev = redis.call('HGET', K_OPS, OP_ID) or redis.call('HGET', K_OPS_PREV, OP_ID) or redis.call('HGET', K_OPS_NEXT, OP_ID)
+    or redis.call('GET', K_OP_LEGACY)
   if prev then return {'REPLAY', prev} end
 end
 if redis.call('EXISTS', K_CUSTOMER) == 0 then return {'ERR', 'CUSTOMER_NOT_FOUND'} end

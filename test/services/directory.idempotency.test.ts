@@ -206,6 +206,15 @@ describe('operation results are kept for at least 48 hours (48–96 h)', () => {
     expect(again).toMatchObject({ replayed: true, user: first.user });
   });
 
+  it('replays for a clock behind the writer’s, in the generation before (another instance, a clock that jumped back)', async () => {
+    toGeneration(HOUR);
+    const first = await assign('op-behind');
+    t.clock.advance(-2 * HOUR);
+    const before = await snapshot();
+    expect(await assign('op-behind')).toEqual(first);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('a record older than 96 h is gone: the same id applies again', async () => {
     toGeneration(0);
     const alice = c.user('alice');
