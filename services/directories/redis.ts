@@ -406,7 +406,7 @@ export class RedisDirectory implements DirectoryBackend {
   ): Promise<ScriptReply & { replayed: boolean }> {
     if (userKeys.length > MAX_USER_KEYS) throw new DirectoryError('TOO_MANY_USERS', { max: MAX_USER_KEYS, given: userKeys.length });
     // Without the caller's id, a drawn one still guards against the client re-sending the script after a lost reply;
-    // 16 characters like a user id (a UUID's 36 made each 48 h record 16 B larger in Redis).
+    // 16 characters like a user id (a UUID's 36 made each record 16 B larger in Redis).
     const opId = options.operationId ?? newUserId();
     const idempotent = opId !== '-';
     const record = this.keys.operationRecords(customerId, opId, now);

@@ -228,10 +228,9 @@ local function finish(res, detail, quiet)
 end
 
 if OP_ID then
-  -- The legacy key holds records written before the buckets (48 h): its lookup can go 48 h after every instance runs
-  -- this version.
   -- The next generation's bucket: written by an instance whose clock is ahead of this one's (or before this clock
-  -- jumped back).
+  -- jumped back). The legacy key holds records written before the buckets (48 h): its lookup can go 48 h after every
+  -- instance runs this version.
   local prev = redis.call('HGET', K_OPS, OP_ID) or redis.call('HGET', K_OPS_PREV, OP_ID) or redis.call('HGET', K_OPS_NEXT, OP_ID)
     or redis.call('GET', K_OP_LEGACY)
   if prev then return {'REPLAY', prev} end
