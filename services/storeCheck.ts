@@ -9,8 +9,8 @@
  * - indexes: `upn`, `idx:active`, `idx:unlicensed`, `idx:license`, `idx:role` (admin roles only) and `deleted` contain exactly the
  *   entries the user hashes call for (nothing missing, nothing extra, deletion times equal);
  * - user hashes: well-formed (id = key where stored, state, version, role, sort key, active/deleted fields consistent);
- * - no orphan keys under the customer's hash tag (only the fixed keys, users, operation results with an expiry,
- *   and import jobs), and no customer keys for a customer that is not registered;
+ * - no orphan keys under the customer's hash tag (only the fixed keys, users, operation results and their buckets
+ *   with an expiry, and import jobs), and no customer keys for a customer that is not registered;
  * - audit entries parse (seven fields, a time, an actor, an action, a result) and the log keeps to its cap.
  * Across customers: `customers` and `customer-names` agree, every domain in the lookup belongs to its customer.
  *
@@ -146,26 +146,29 @@ async function checkCustomer(
   const v = (kind: ViolationKind, message: string) => violations.push({ customer: id, kind, message });
   const k = (name: (typeof CUSTOMER_KEY_NAMES)[number]) => keys.customerKey(id, name);
 
-  // Every key under the tag is one of: the fixed keys, a user, an operation result (with an expiry), an import job,
-  // a saved selection (with an expiry).
+  // Every key under the tag is one of: the fixed keys, a user, an operation result or a bucket of them (with an
+  // expiry), an import job, a saved selection (with an expiry).
   const fixed = new Set(CUSTOMER_KEY_NAMES.map((n) => k(n)));
   const userPrefix = keys.user(id, '');
   const opPrefix = keys.operation(id, '');
+  const opBucketPrefix = keys.operationBucketPrefix(id);
   const selectionPrefix = keys.selection(id, '');
   const importPrefix = `${keys.customerKey(id, 'customer').slice(0, -'customer'.length)}import:`;
   const userKeys: string[] = [];
   const opKeys: string[] = [];
+  const opBuckets: string[] = [];
   const selectionKeys: string[] = [];
   const orphans: string[] = [];
   for (const key of present) {
     if (fixed.has(key) || key.startsWith(importPrefix)) continue;
     if (key.startsWith(userPrefix)) userKeys.push(key);
     else if (key.startsWith(opPrefix)) opKeys.push(key);
+    else if (key.startsWith(opBucketPrefix) && /^-?\d+:\d+$/.test(key.slice(opBucketPrefix.length))) opBuckets.push(key);
     else if (key.startsWith(selectionPrefix)) selectionKeys.push(key);
     else orphans.push(key);
   }
   if (orphans.length) v('orphan', `${orphans.length} unknown key(s) under the customer's tag: ${examples(orphans)}`);
-  for (const [expiring, what] of [[opKeys, 'operation result(s)'], [selectionKeys, 'saved selection(s)']] as const) {
+  for (const [expiring, what] of [[opKeys, 'operation result(s)'], [opBuckets, 'bucket(s) of operation results'], [selectionKeys, 'saved selection(s)']] as const) {
     if (!expiring.length) continue;
     const ttls = await Promise.all(expiring.map((key) => redis.pttl(key)));
     const forever = expiring.filter((_, i) => ttls[i] < 0 && ttls[i] !== -2);

@@ -5,7 +5,7 @@ import { KeyLayout, SEP } from '../store/keys';
 import { RedisClient, replies, runScript, ScriptReply } from '../store/redis';
 import { MutatingScript } from '../store/scripts';
 import type { Actor, Customer, CustomerUser, LicenseChangeResult, OperationOptions, RestoreOutcome, Subscription, UserRef, UserRole } from '../types';
-import { OPERATION_TTL_MS, RESTORE_WINDOW_MS, SYSTEM_ACTOR } from './constants';
+import { RESTORE_WINDOW_MS, SYSTEM_ACTOR } from './constants';
 import type { CustomerDefinition, DirectoryBackend, LicenseChange, UserCounts, UserListing, ValidNewUser } from './port';
 
 const PURGE_BATCH = 200;
@@ -443,13 +443,14 @@ export class RedisDirectory implements DirectoryBackend {
   ): Promise<ScriptReply & { replayed: boolean }> {
     if (userKeys.length > MAX_USER_KEYS) throw new DirectoryError('TOO_MANY_USERS', { max: MAX_USER_KEYS, given: userKeys.length });
     // Without the caller's id, a drawn one still guards against the client re-sending the script after a lost reply;
-    // 16 characters like a user id (a UUID's 36 made each 48 h record 16 B larger in Redis).
+    // 16 characters like a user id (a UUID's 36 made each record 16 B larger in Redis).
     const opId = options.operationId ?? newUserId();
     const idempotent = opId !== '-';
-    const keys = [...this.keys.customerKeys(customerId), this.keys.operation(customerId, opId), ...userKeys];
+    const record = this.keys.operationRecords(customerId, opId, now);
+    const keys = [...this.keys.customerKeys(customerId), record.legacy, record.current, record.previous, record.next, ...userKeys];
     let reply = await runScript(this.redis, script, keys, [
       now,
-      idempotent ? OPERATION_TTL_MS : 0,
+      idempotent ? `${record.ttlMs} ${opId}` : '0',
       options.actor.id,
       options.actor.name,
       action,

@@ -39,8 +39,13 @@
  *   <root>{c:<id>}:deleted               zset   userId scored by deletion time (ms)
  *   <root>{c:<id>}:audit                 list   newest first, capped; fields joined by \x1f, never a secret
  *   <root>{c:<id>}:user:<userId>         hash   the user (see UserHash in directory.ts)
- *   <root>{c:<id>}:op:<operationId>      string result of an applied operation, expires after 48 h (the Graph directory
- *                                               writes "pending <at>" first, then the JSON result)
+ *   <root>{c:<id>}:ops:<gen>:<bucket>    hash   operationId → result of an applied operation (Redis directory): the
+ *                                               records of one 48 h generation in 1,024 buckets (see operationRecords);
+ *                                               each bucket expires at the end of the next generation, so a record lives
+ *                                               48–96 h
+ *   <root>{c:<id>}:op:<operationId>      string result of an operation, expires after 48 h: the Graph directory's (it
+ *                                               writes "pending <at>" first, then the JSON result), and the Redis
+ *                                               directory's before the buckets (still honoured, see operationRecords)
  *   <root>{c:<id>}:selection:<id>        hash   userId → version: the users a Manage licenses card was drawn for
  *                                               when they are too many for the card's data ("all users in this
  *                                               view", up to 500); expires after 24 h
@@ -74,7 +79,42 @@
  * 35-45 bytes in each of a user's entries). The text search matches names in the entries and UPNs in the `upn` hash,
  * without reading the user hashes.
  */
+import { OPERATION_TTL_MS } from '../directories/constants';
+
 export const SEP = '\x01';
+
+/**
+ * Buckets per generation of a customer's operation records. A bucket is a hash kept as a listpack while it has at most
+ * 128 fields (hash-max-listpack-entries) of at most 64 bytes (hash-max-listpack-value): ~50 B a record instead of ~175
+ * B for a key of its own. 1,024 keeps the 100,000 records of 100,000 creates in one generation at ~100 per bucket (a
+ * handful over 128); with few records a bucket holds one or two and costs about what a key per record did. A bucket
+ * that outgrows the limits (a bulk change's long result, more records) becomes a hash table until it expires: memory
+ * only (~100 B a record, still less than a key).
+ */
+const OPERATION_BUCKETS = 1024;
+
+/**
+ * FNV-1a (32 bit) of the id's UTF-16 code units, then MurmurHash3's finaliser (FNV alone spread ids like `undo:<n>:x`
+ * unevenly over the low bits). Every instance must pick the same bucket: never change it while records live.
+ */
+function operationBucketOf(operationId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < operationId.length; i++) h = Math.imul(h ^ operationId.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % OPERATION_BUCKETS;
+}
+
+/** Where a mutating script looks for an operation's record, and where it keeps it (KEYS[12..15], ARGV[2]). */
+export interface OperationRecordKeys {
+  /** The record as written before the buckets: looked up for its remaining 48 h. */
+  legacy: string;
+  current: string;
+  previous: string;
+  next: string;
+  /** What is left of the current bucket's life (ms): to the end of the next generation, 48–96 h. */
+  ttlMs: number;
+}
 
 /** Fixed per-customer keys, in the order every script receives them as KEYS[1..N]. */
 export const CUSTOMER_KEY_NAMES = [
@@ -188,8 +228,34 @@ export class KeyLayout {
   user(customerId: string, userId: string): string {
     return `${this.tag(customerId)}:user:${userId}`;
   }
+  /** An operation's record as a key of its own: the Graph directory's, and the Redis directory's before the buckets. */
   operation(customerId: string, operationId: string): string {
     return `${this.tag(customerId)}:op:${operationId}`;
+  }
+  /** Every bucket of a customer's operation records starts with this. */
+  operationBucketPrefix(customerId: string): string {
+    return `${this.tag(customerId)}:ops:`;
+  }
+  /**
+   * The Redis directory's record of an operation at `now` (the client's clock, the scripts' ARGV[1]): generations are
+   * OPERATION_TTL_MS (48 h) long, a record goes into the bucket of its id in the current generation, and a lookup reads
+   * that bucket and the previous generation's: a record written at any point of generation g is found until the end of
+   * g + 1, at least 48 h later, which is when its bucket expires. The lookup reads the next generation's bucket too,
+   * for a writer whose clock was ahead (another instance, or this clock before it jumped back), by up to 48 h. The
+   * time to live is relative to the client's clock (PEXPIRE, not PEXPIREAT): Redis's clock need not agree with it (the
+   * tests' injected clock does not).
+   */
+  operationRecords(customerId: string, operationId: string, now: number): OperationRecordKeys {
+    const generation = Math.floor(now / OPERATION_TTL_MS);
+    const bucket = operationBucketOf(operationId);
+    const prefix = this.operationBucketPrefix(customerId);
+    return {
+      legacy: this.operation(customerId, operationId),
+      current: `${prefix}${generation}:${bucket}`,
+      previous: `${prefix}${generation - 1}:${bucket}`,
+      next: `${prefix}${generation + 1}:${bucket}`,
+      ttlMs: (generation + 2) * OPERATION_TTL_MS - now,
+    };
   }
   selection(customerId: string, selectionId: string): string {
     return `${this.tag(customerId)}:selection:${selectionId}`;

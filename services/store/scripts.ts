@@ -7,10 +7,12 @@
  * ({'ERR', code, params...}), counts are kept in a hash, and the audit log is a capped list.
  *
  * Calling convention of the mutating scripts:
- *   KEYS[1..11] the customer's fixed keys (CUSTOMER_KEY_NAMES order), KEYS[12] the operation key,
- *   KEYS[13..]  user keys.
- *   ARGV[1] now (ms), ARGV[2] operation TTL (ms; 0 = not idempotent), ARGV[3] actor id, ARGV[4] actor name,
- *   ARGV[5] action, ARGV[6] audit target, ARGV[7..] script-specific.
+ *   KEYS[1..11] the customer's fixed keys (CUSTOMER_KEY_NAMES order), KEYS[12..15] the operation's record: its
+ *   legacy key, its bucket in the current, the previous and the next generation (KeyLayout.operationRecords),
+ *   KEYS[16..]  user keys.
+ *   ARGV[1] now (ms), ARGV[2] the operation record: '0' = not idempotent, else the current bucket's time to live (ms),
+ *   a space and the operation id; ARGV[3] actor id, ARGV[4] actor name, ARGV[5] action, ARGV[6] audit target,
+ *   ARGV[7..] script-specific.
  * Result: {'OK', ..., moved counters} or {'ERR', code, params...}; a replayed operation returns {'REPLAY', <stored result>}
  * (without the counters). "moved counters" is the last element: field \031 new value \031 ... of the counters the
  * change moved ('' when none), read by RedisDirectory.mutate and not passed on.
@@ -21,12 +23,13 @@ import { USER_ROLES } from '../types';
 const PRELUDE = `
 local K_CUSTOMER, K_SKUS, K_SEATS, K_COUNTS, K_UPN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ACTIVE, K_UNLIC, K_LIC, K_ROLE, K_DELETED, K_AUDIT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local K_OP = KEYS[12]
-local FIRST_USER_KEY = 13
+local K_OP_LEGACY, K_OPS, K_OPS_PREV, K_OPS_NEXT = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local FIRST_USER_KEY = 16
 local SEP = '\\001'
 -- Timestamps are written from ARGV as strings: the embedded Lua prints large numbers as floats.
 local NOW = tonumber(ARGV[1])
-local OP_TTL = tonumber(ARGV[2])
+-- nil, nil when not idempotent. The id rides in ARGV[2] so that the script-specific arguments keep their places.
+local OP_TTL, OP_ID = string.match(ARGV[2], '^(%d+) (.*)$')
 local AUDIT_CAP = 1000
 -- The fields a user record is written with. username and domain are the two halves of the UPN, and the sort name is
 -- lower(displayName): both are derived, not stored (the sort name is stored, as sortKey, only when this Lua's
@@ -219,7 +222,12 @@ local function finish(res, detail, quiet)
       audit(res[2], table.concat(params, ' '))
     end
   end
-  if OP_TTL > 0 then redis.call('SET', K_OP, table.concat(res, '\\031'), 'PX', ARGV[2]) end
+  if OP_ID then
+    redis.call('HSET', K_OPS, OP_ID, table.concat(res, '\\031'))
+    -- Every time rather than once per bucket: finding out costs a command as well (PTTL), and every write to a bucket
+    -- names the same end of the next generation.
+    redis.call('PEXPIRE', K_OPS, OP_TTL)
+  end
   -- The customer's version: every applied change moves it, so a cached listing is current while it stands still.
   if res[1] == 'OK' and not quiet then count('ver', 1) end
   local written = writeCounts()
@@ -231,8 +239,12 @@ local function finish(res, detail, quiet)
   return reply(out)
 end
 
-if OP_TTL > 0 then
-  local prev = redis.call('GET', K_OP)
+if OP_ID then
+  -- The next generation's bucket: written by an instance whose clock is ahead of this one's (or before this clock
+  -- jumped back). The legacy key holds records written before the buckets (48 h): its lookup can go 48 h after every
+  -- instance runs this version.
+  local prev = redis.call('HGET', K_OPS, OP_ID) or redis.call('HGET', K_OPS_PREV, OP_ID) or redis.call('HGET', K_OPS_NEXT, OP_ID)
+    or redis.call('GET', K_OP_LEGACY)
   if prev then return {'REPLAY', prev} end
 end
 if redis.call('EXISTS', K_CUSTOMER) == 0 then return {'ERR', 'CUSTOMER_NOT_FOUND'} end

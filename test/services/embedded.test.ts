@@ -4,7 +4,7 @@
  */
 import { parse } from 'csv-parse/sync';
 import { CredentialVault } from '../../services/credentials';
-import { DAY_MS } from '../../services/directory';
+import { DAY_MS, OPERATION_TTL_MS } from '../../services/directory';
 import { ImportService } from '../../services/import/importer';
 import { PASSWORD_LENGTH } from '../../services/passwords';
 import { isEmbedded } from '../../services/store/redis';
@@ -108,7 +108,7 @@ it('provision, create with licenses, list, assign, delete, restore, purge', asyn
   const purged = await Promise.all([t.directory.purgeExpired(CID), t.directory.purgeExpired()]);
   expect(purged[0] + purged[1]).toBe(1);
   expect(await t.directory.getCounts(CID)).toEqual({ active: 2, unlicensed: 0, deleted: 0 });
-  expect((await t.scanKeys()).filter((k) => k.includes(c.user('alice').id) && !k.includes(':op:'))).toEqual([]);
+  expect((await t.scanKeys()).filter((k) => k.includes(c.user('alice').id))).toEqual([]);
 
   // The audit saw every change, newest first.
   const log = await t.directory.audit(CID, 1, 4);
@@ -147,5 +147,30 @@ it('a CSV import across two windows of rows, stopped and resumed: every row once
     expect(rows.slice(0, 1009).every((r, i) => r[4] === `Created user${i}@contoso.com` && r[5].length === PASSWORD_LENGTH)).toBe(true);
   } finally {
     await t2.cleanup();
+  }
+});
+
+it('operation records: a replay 47 h later across a generation boundary, a record of the previous version, buckets that expire', async () => {
+  const t3 = await createTestDirectory({ embedded: true });
+  try {
+    const c = await t3.seed({ id: CID, users: [{ username: 'alice', licenses: ['O365_E3'] }] });
+    const alice = c.user('alice');
+    const assign = (operationId: string) => t3.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, { actor: t3.actor, operationId });
+    // An hour before the next generation of records starts.
+    t3.clock.set((Math.floor(t3.clock.now() / OPERATION_TTL_MS) + 1) * OPERATION_TTL_MS - 3600_000);
+    const first = await assign('op-gen');
+    const { current } = t3.keys.operationRecords(CID, 'op-gen', t3.clock.now());
+    const ttl = await t3.redis.pttl(current);
+    expect(ttl).toBeGreaterThan(47 * 3600_000);
+    expect(ttl).toBeLessThanOrEqual(49 * 3600_000);
+    t3.clock.advance(47 * 3600_000);
+    expect(await assign('op-gen')).toEqual(first);
+    expect((await t3.directory.getUser(CID, alice.id)).version).toBe(2);
+    // The same record as the previous version kept it.
+    await t3.redis.set(t3.keys.operation(CID, 'op-old'), String(await t3.redis.hget(current, 'op-gen')), 'PX', OPERATION_TTL_MS);
+    expect(await assign('op-old')).toEqual(first);
+    expect((await t3.directory.getUser(CID, alice.id)).version).toBe(2);
+  } finally {
+    await t3.cleanup();
   }
 });

@@ -56,6 +56,10 @@ it('passes on a store built by the service, and counts what it checked', async (
   expect(report).toMatchObject({ ok: true, customers: 2, activeUsers: 3, deletedUsers: 1 });
   expect(report.auditEntries).toBeGreaterThan(10);
   expect(formatReport(report)).toMatch(/^2 customer\(s\), 3 active and 1 deleted user\(s\), \d+ audit entries, \d+ key\(s\) checked: every invariant holds\.$/);
+  // The operation records it accepted: buckets with an expiry, and a record in a key of its own with one.
+  expect((await t.scanKeys()).filter((k) => k.startsWith(t.keys.operationBucketPrefix(CID))).length).toBeGreaterThan(0);
+  await t.redis.set(t.keys.operation(CID, 'op-older'), 'OK\x1f1', 'PX', DAY_MS);
+  expect((await checkStore(t.redis, t.keys)).violations).toEqual([]);
 });
 
 type Plant = () => Promise<unknown>;
@@ -78,7 +82,10 @@ const corruptions: Array<[string, Plant, ViolationKind, RegExp]> = [
   ['two active users with one UPN', () => t.redis.hset(t.keys.user(CID, user('carol').id), 'upn', 'alice@contoso.onmicrosoft.com', 'username', 'alice'), 'user', /UPN alice@contoso.onmicrosoft.com is also held by user/],
   ['a user hash with a broken version', () => t.redis.hset(t.keys.user(CID, user('carol').id), 'version', 'x'), 'user', /version "x"/],
   ['an unknown key under the customer’s tag', () => t.redis.set(`${t.root}{c:${CID}}:leftover`, '1'), 'orphan', /1 unknown key\(s\) under the customer's tag/],
-  ['an operation result that never expires', () => t.redis.persist(t.keys.operation(CID, 'op-delete-carol')), 'orphan', /1 operation result\(s\) without an expiry/],
+  ['a bucket of operation results that never expires', () => t.redis.persist(t.keys.operationRecords(CID, 'op-delete-carol', t.clock.now()).current), 'orphan', /1 bucket\(s\) of operation results without an expiry/],
+  // Still written by the Graph directory, and by the Redis directory before the buckets.
+  ['an operation result (a key of its own) that never expires', () => t.redis.set(t.keys.operation(CID, 'op-older'), 'OK\x1f1'), 'orphan', /1 operation result\(s\) without an expiry/],
+  ['a key under the buckets’ prefix that is not a bucket', () => t.redis.hset(`${t.keys.operationBucketPrefix(CID)}x`, 'op', 'OK'), 'orphan', /1 unknown key\(s\) under the customer's tag/],
   ['keys of a customer nobody registered', () => t.redis.hset(`${t.root}{c:ghost}:counts`, 'active', '1'), 'orphan', /under \{c:ghost\} but no such customer is registered/],
   ['an audit entry that does not parse', () => t.redis.lpush(key('audit'), 'garbage'), 'audit', /1 audit entry does not parse: "garbage"/],
   ['a refusal entry that does not parse', () => t.redis.lpush(t.keys.refusals(), 'x\x1fy'), 'audit', /1 refusals entry does not parse/],
