@@ -69,31 +69,50 @@ export async function startThrowawayCluster(masters = 3): Promise<ThrowawayClust
     );
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    for (let i = 0; i < masters; i++) {
-      // The cluster bus gets a free port of its own (cluster-port), not port + 10000.
+  // Ports drawn here are distinct; a node that exits while starting (its port taken meanwhile by another process:
+  // freePort only proves the port was free a moment ago) is started again on new ports, up to three times.
+  const drawn = new Set<number>();
+  const distinctFreePort = async (): Promise<number> => {
+    for (;;) {
       const port = await freePort();
-      const busPort = await freePort();
-      ports.push(port);
-      children.push(
-        spawn(
-          'redis-server',
-          [
-            '--port', String(port),
-            '--cluster-port', String(busPort),
-            '--bind', '127.0.0.1',
-            '--cluster-enabled', 'yes',
-            '--cluster-config-file', `nodes-${port}.conf`,
-            '--cluster-node-timeout', '5000',
-            '--dir', dir,
-            '--save', '',
-            '--appendonly', 'no',
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
+      if (!drawn.has(port)) {
+        drawn.add(port);
+        return port;
+      }
     }
-    for (const port of ports) await until(`node ${port} answers PING`, async () => (await ask(port, 'PING')) === 'PONG');
+  };
+  const startNode = async (attempt = 1): Promise<number> => {
+    // The cluster bus gets a free port of its own (cluster-port), not port + 10000.
+    const port = await distinctFreePort();
+    const busPort = await distinctFreePort();
+    const child = spawn(
+      'redis-server',
+      [
+        '--port', String(port),
+        '--cluster-port', String(busPort),
+        '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', '5000',
+        '--dir', dir,
+        '--save', '',
+        '--appendonly', 'no',
+      ],
+      { stdio: 'ignore' },
+    );
+    children.push(child);
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    await until(`node ${port} answers PING`, async () => {
+      if (exited) return true;
+      return (await ask(port, 'PING')) === 'PONG';
+    });
+    if (!exited) return port;
+    if (attempt >= 3) throw new Error(`redis cluster: a node exited while starting, ${attempt} times`);
+    return startNode(attempt + 1);
+  };
+  try {
+    for (let i = 0; i < masters; i++) ports.push(await startNode());
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     for (const port of ports) {
       await until(`node ${port} reports cluster_state:ok`, async () => /cluster_state:ok/.test(await ask(port, 'CLUSTER', 'INFO')));
