@@ -92,6 +92,9 @@ export class RedisDirectory implements DirectoryBackend {
    */
   private readonly pages = new VersionedCache<{ users: CustomerUser[]; total: number }>(CACHED_PAGES);
   private readonly subscriptions = new VersionedCache<{ subscriptions: Subscription[]; counts: UserCounts }>(CACHED_PAGES);
+  /** Changes sent and not yet taken in by countersMoved, by the order they were sent (currentVersion waits for them). */
+  private readonly changesInFlight = new Map<number, { customerId: string; answered: Promise<unknown> }>();
+  private changesSent = 0;
   /** Versions that listings started in the current tick will answer with, by customer (currentVersion). */
   private readonly listingVersions = new Map<string, Promise<string | undefined>>();
 
@@ -158,12 +161,16 @@ export class RedisDirectory implements DirectoryBackend {
 
   /** Subscriptions and counts from one read of the counters (the Users and licenses card needs both). */
   async subscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts }> {
+    // The kept value is looked at after the version is known: replies processed meanwhile (this instance's changes,
+    // countersMoved) may have brought it up to that version.
+    const version = this.subscriptions.get(customerId) ? await this.currentVersion(customerId) : undefined;
     const cached = this.subscriptions.get(customerId);
-    if (cached && (await this.currentVersion(customerId)) === cached.version) {
+    if (cached && version === cached.version) {
       return { subscriptions: cached.value.subscriptions.map((s) => ({ ...s })), counts: { ...cached.value.counts } };
     }
     const result = await this.readSubscriptionsAndCounts(customerId);
-    this.subscriptions.set(customerId, result.version, result);
+    // Unless a change's counters replaced the kept value meanwhile (newer than this read, or as new).
+    if (this.subscriptions.get(customerId) === cached) this.subscriptions.set(customerId, result.version, result);
     return { subscriptions: result.subscriptions.map((s) => ({ ...s })), counts: { ...result.counts } };
   }
 
@@ -174,7 +181,14 @@ export class RedisDirectory implements DirectoryBackend {
    */
   private async currentVersion(customerId: string): Promise<string> {
     const beside = await this.listingVersions.get(customerId);
-    return beside ?? (await this.redis.hget(this.keys.customerKey(customerId, 'counts'), 'ver')) ?? '0';
+    if (beside !== undefined) return beside;
+    const sentAfter = this.changesSent;
+    const version = (await this.redis.hget(this.keys.customerKey(customerId, 'counts'), 'ver')) ?? '0';
+    // Changes sent before this read were answered before it (one connection, in order), but their callers' promise
+    // chains are longer than this one: let them bring the kept counters up to date first (countersMoved).
+    const earlier = [...this.changesInFlight].filter(([sent, c]) => sent <= sentAfter && c.customerId === customerId).map(([, c]) => c.answered);
+    if (earlier.length) await Promise.all(earlier);
+    return version;
   }
 
   private async readSubscriptionsAndCounts(customerId: string): Promise<{ subscriptions: Subscription[]; counts: UserCounts; version: string }> {
@@ -448,7 +462,8 @@ export class RedisDirectory implements DirectoryBackend {
     const idempotent = opId !== '-';
     const record = this.keys.operationRecords(customerId, opId, now);
     const keys = [...this.keys.customerKeys(customerId), record.legacy, record.current, record.previous, record.next, ...userKeys];
-    let reply = await runScript(this.redis, script, keys, [
+    const sent = ++this.changesSent;
+    const call = runScript(this.redis, script, keys, [
       now,
       idempotent ? `${record.ttlMs} ${opId}` : '0',
       options.actor.id,
@@ -456,16 +471,26 @@ export class RedisDirectory implements DirectoryBackend {
       action,
       target,
       ...args,
-    ]);
+    ]).then((answer) => {
+      if (answer[0] === 'OK') {
+        // The counters the change moved come last (scripts.ts); the methods read the result without them.
+        const moved = String(answer.pop() ?? '');
+        // A customer's provisioning changes its skus and seats too: those are read again.
+        if (script !== 'pabUpsertCustomer') this.countersMoved(customerId, moved);
+      }
+      return answer;
+    });
+    this.changesInFlight.set(sent, { customerId, answered: call.catch(() => undefined) });
+    let reply: ScriptReply;
+    try {
+      reply = await call;
+    } finally {
+      this.changesInFlight.delete(sent);
+    }
     let replayed = false;
     if (reply[0] === 'REPLAY') {
       reply = String(reply[1]).split('\x1f');
       replayed = true;
-    } else if (reply[0] === 'OK') {
-      // The counters the change moved come last (scripts.ts); the methods read the result without them.
-      const moved = String(reply.pop() ?? '');
-      // A customer's provisioning changes its skus and seats too: those are read again.
-      if (script !== 'pabUpsertCustomer') this.countersMoved(customerId, moved);
     }
     if (reply[0] === 'ERR') throw scriptError(customerId, reply);
     return Object.assign(reply, { replayed });

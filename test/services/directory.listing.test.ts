@@ -311,6 +311,9 @@ describe('a page already read is served again only while the customer is unchang
     await t.cleanup();
   });
 
+  /** The subscriptions as a new instance reads them from Redis. */
+  const fresh = () => new DirectoryService({ redis: otherRedis, keys: t.keys, clock: t.clock }).getSubscriptionsAndCounts(CID);
+
   // MONITOR watches one server: on the cluster run the command count is skipped, as for the listing above.
   (onCluster() ? it.skip : it)('the same page again is one script call that answers "unchanged"; the users are equal copies', async () => {
     const first = await t.directory.listUsers(CID);
@@ -351,7 +354,6 @@ describe('a page already read is served again only while the customer is unchang
 
   // The subscriptions this instance keeps follow its own changes from the counters the change script returns.
   (onCluster() ? it.skip : it)('after this instance\'s change the seat counts are exact without reading the counters again; after another\'s, or a provisioning, they are read', async () => {
-    const fresh = () => new DirectoryService({ redis: otherRedis, keys: t.keys, clock: t.clock }).getSubscriptionsAndCounts(CID);
     const users = (await t.directory.listUsers(CID)).users;
     const bob = users.find((u) => u.username === 'bob') as CustomerUser;
     const carol = users.find((u) => u.username === 'carol') as CustomerUser;
@@ -379,6 +381,28 @@ describe('a page already read is served again only while the customer is unchang
       const provisioned = await t.directory.getSubscriptionsAndCounts(CID);
       expect(provisioned.subscriptions.find((s) => s.skuId === 'O365_E3')?.totalSeats).toBe(e3.totalSeats + 5);
       expect(provisioned).toEqual(await fresh());
+    } finally {
+      log.stop();
+    }
+  });
+
+  (onCluster() ? it.skip : it)('changes in flight together, each followed by a read of the subscriptions (Save on many cards at once), keep them exact and read the counters once', async () => {
+    const users = (await t.directory.listUsers(CID)).users.filter((u) => u.state === 'active');
+    await t.directory.getSubscriptionsAndCounts(CID);
+    const log = await commandLog(t);
+    try {
+      const saves = await log.measure(() =>
+        Promise.all(
+          users.flatMap((u) => [0, 1, 2, 3].map(() => u)).map(async (u, i) => {
+            // Sent in this order: each user gains E5, loses it, gains it and loses it again.
+            await t.directory.changeLicenses(CID, [{ userId: u.id }], i % 2 === 0 ? { add: ['SPE_E5'] } : { remove: ['SPE_E5'] }, { actor: t.actor });
+            return t.directory.getSubscriptionsAndCounts(CID);
+          }),
+        ),
+      );
+      expect(saves.result[saves.result.length - 1]).toEqual(await fresh());
+      // Every save's counters reach the kept subscriptions in the order Redis answered: none reads them again.
+      expect(saves.client.filter((c) => c.name === 'hgetall')).toEqual([]);
     } finally {
       log.stop();
     }
