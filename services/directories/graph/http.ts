@@ -20,9 +20,10 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 /** Graph's JSON batching limit (https://learn.microsoft.com/graph/json-batching). */
 export const BATCH_LIMIT = 20;
 /**
- * How long the first request of an agent to a tenant waits for company before it goes. A bulk import's rows reach
- * their Graph calls a few ticks apart (each row's Redis bookkeeping answers on its own), so "the same tick" alone let
- * a fifth of them go one by one under load; Graph answers in tens of milliseconds, so 3 ms costs little.
+ * How long the first request of an agent to a tenant waits for company while that agent's other requests to it are
+ * still out (a bulk import, a many-user change): the rows reach their Graph calls a few ticks apart (each row's Redis
+ * bookkeeping answers on its own), so "the same tick" alone let a fifth of them go one by one under load. A request
+ * with nothing else out (a card's read, the next page) waits only for the end of its tick.
  */
 const BATCH_WINDOW_MS = 3;
 
@@ -84,8 +85,8 @@ export interface GraphClientOptions {
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
   /**
-   * Who the requests are for (the calling agent): concurrent requests of one agent to one tenant, started within
-   * BATCH_WINDOW_MS of each other (a bulk import's rows, a many-user change), go out together as one JSON batch.
+   * Who the requests are for (the calling agent): concurrent requests of one agent to one tenant (a bulk import's rows,
+   * a many-user change) go out together as one JSON batch (see BATCH_WINDOW_MS).
    */
   callerKey?: () => string;
 }
@@ -100,6 +101,8 @@ interface Queued {
 
 export class GraphClient {
   private readonly queues = new Map<string, Queued[]>();
+  /** Requests sent and not yet answered, by agent and tenant (the batching window applies while there are some). */
+  private readonly outstanding = new Map<string, number>();
   private readonly baseUrl: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly doFetch: typeof fetch;
@@ -112,7 +115,8 @@ export class GraphClient {
 
   /**
    * One request; 429/503 retried; a failed write is `UncertainWrite`, a failed read `GraphUnavailable`. Requests of the
-   * same agent and tenant started within BATCH_WINDOW_MS share one `POST /$batch` (up to 20 each).
+   * same agent and tenant started in the same tick (within BATCH_WINDOW_MS while others are out) share one
+   * `POST /$batch` (up to 20 each).
    */
   send(tenantId: string, request: GraphRequest): Promise<GraphResponse> {
     if (!this.options.callerKey) return this.sendNow(tenantId, request);
@@ -127,9 +131,17 @@ export class GraphClient {
       if (!queue) {
         queue = [];
         this.queues.set(key, queue);
-        setTimeout(() => void this.flush(key, tenantId), BATCH_WINDOW_MS);
+        const flush = () => void this.flush(key, tenantId);
+        if (this.outstanding.get(key)) setTimeout(flush, BATCH_WINDOW_MS);
+        else setImmediate(flush);
       }
-      queue.push({ request, resolve, reject });
+      this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + 1);
+      const settled = () => {
+        const left = (this.outstanding.get(key) ?? 1) - 1;
+        if (left > 0) this.outstanding.set(key, left);
+        else this.outstanding.delete(key);
+      };
+      queue.push({ request, resolve: (r) => (settled(), resolve(r)), reject: (e) => (settled(), reject(e)) });
     });
   }
 
@@ -220,7 +232,7 @@ export class GraphClient {
    * those writes `UncertainWrite` entries for the caller to read back.
    */
   async batch(tenantId: string, requests: GraphRequest[]): Promise<Array<GraphResponse | UncertainWrite>> {
-    // One request alone joins whatever else this agent sends to the tenant within the batching window.
+    // One request alone joins whatever else this agent sends to the tenant in its tick (or batching window).
     if (requests.length === 1 && this.options.callerKey) {
       return [await this.send(tenantId, requests[0]).catch((err) => (err instanceof UncertainWrite ? err : Promise.reject(err)))];
     }
