@@ -47,8 +47,12 @@ import { BENCH_PASSWORD_HASH_KEY, importRow, memoryRow, memoryRowSeconds, servic
 /** data/demo.json, as the bot's embedded mode loads it (not imported from bot/app: that would load restify here). */
 const DEMO_DATA_FILE = join(__dirname, '..', 'data', 'demo.json');
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_PROFILE=read|write|list: instead of the table, profile the bot (node --cpu-prof) under that load at 10 callers. */
+/**
+ * BENCH_PROFILE=read|write|list: instead of the table, profile the bot (node --cpu-prof) under that load, at 10 callers
+ * or BENCH_PROFILE_CALLERS.
+ */
 const PROFILE = process.env.BENCH_PROFILE as 'read' | 'write' | 'list' | undefined;
+const PROFILE_CALLERS = Math.max(1, Number(process.env.BENCH_PROFILE_CALLERS) || 10);
 const SIZES = {
   durationMs: QUICK ? 800 : 2000,
   listUsers: QUICK ? 5_000 : 50_000,
@@ -251,18 +255,18 @@ async function main(): Promise<void> {
   log(`done in ${seconds.toFixed(0)} s; ${missed} target(s) missed; written to ${file}`);
 }
 
-/** BENCH_PROFILE: one load at 10 callers against the bot under --cpu-prof, then where its CPU time went. */
+/** BENCH_PROFILE: one load at PROFILE_CALLERS callers against the bot under --cpu-prof, then where its CPU time went. */
 async function profileBot(ctx: HttpContext, writeUsers: Awaited<ReturnType<typeof seed>>['writeUsers'], dir: string): Promise<void> {
   const target = targetOf(ctx.bot.url);
-  const w = writer(ctx.client, writeUsers.slice(0, 10));
+  const w = writer(ctx.client, writeUsers.slice(0, Math.max(10, PROFILE_CALLERS)));
   const next = (i: number) =>
     PROFILE === 'write'
       ? w.next(i)
       : { body: PROFILE === 'list' ? invokeBody(ctx.client, 'runCommand', { text: LIST_TEXT }) : invokeBody(ctx.client, READ.verb, READ.data), accept: () => true };
   const fromUs = Number(process.hrtime.bigint() / 1000n);
-  const result = await closedLoop({ target, concurrency: 10, durationMs: ctx.durationMs, next });
+  const result = await closedLoop({ target, concurrency: PROFILE_CALLERS, durationMs: ctx.durationMs, next });
   const toUs = Number(process.hrtime.bigint() / 1000n);
-  log(`${PROFILE} at 10 callers: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(2)} ms, p99 ${result.latency.p99.toFixed(2)} ms (under the profiler)`);
+  log(`${PROFILE} at ${PROFILE_CALLERS} caller(s): ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(2)} ms, p99 ${result.latency.p99.toFixed(2)} ms (under the profiler)`);
   await ctx.bot.stop();
   const file = mainThreadProfile(dir);
   if (!file) throw new Error(`no profile written to ${dir}`);

@@ -60,6 +60,8 @@ function randomByte(): number {
   return randomPool[randomPoolAt++];
 }
 
+const copyCustomer = (c: Customer): Customer => ({ ...c, domains: [...c.domains] });
+const customerOf = (id: string, hash: Record<string, string>): Customer => ({ id, name: hash.name, domains: hash.domains.split(',').filter(Boolean) });
 /** Callers get their own copies: a cached page is shared. */
 const copyUser = (u: CustomerUser): CustomerUser => ({ ...u, licenses: [...u.licenses], rememberedLicenses: [...u.rememberedLicenses] });
 /** The most users one change script takes (the service refuses more before calling). */
@@ -93,6 +95,11 @@ export class RedisDirectory implements DirectoryBackend {
    */
   private readonly pages = new VersionedCache<{ users: CustomerUser[]; total: number }>(CACHED_PAGES);
   private readonly subscriptions = new VersionedCache<{ subscriptions: Subscription[]; counts: UserCounts }>(CACHED_PAGES);
+  /**
+   * Customers (name, domains) with the version they were read at. Served only against a listing's version in the same
+   * tick (the users card reads the customer beside its page): otherwise the customer is read as before, in one round trip.
+   */
+  private readonly customers = new VersionedCache<Customer>(CACHED_PAGES);
   /** Changes sent and not yet taken in by countersMoved, by the order they were sent (currentVersion waits for them). */
   private readonly changesInFlight = new Map<number, { customerId: string; answered: Promise<unknown> }>();
   private changesSent = 0;
@@ -109,6 +116,7 @@ export class RedisDirectory implements DirectoryBackend {
     const forget = () => {
       this.pages.clear();
       this.subscriptions.clear();
+      this.customers.clear();
     };
     if (typeof (redis as { on?: unknown }).on === 'function') redis.on('ready', forget).on('close', forget);
   }
@@ -155,9 +163,27 @@ export class RedisDirectory implements DirectoryBackend {
   }
 
   async getCustomer(customerId: string): Promise<Customer> {
-    const hash = await this.redis.hgetall(this.keys.customerKey(customerId, 'customer'));
+    const key = this.keys.customerKey(customerId, 'customer');
+    // Only provisioning writes a customer's name and domains, and it moves the version when it does.
+    const beside = this.listingVersions.get(customerId);
+    if (!beside) {
+      const hash = await this.redis.hgetall(key);
+      if (!hash.name) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
+      return customerOf(customerId, hash);
+    }
+    const kept = this.customers.get(customerId);
+    if (kept) {
+      const version = await beside;
+      const current = this.customers.get(customerId);
+      if (current && version === current.version) return copyCustomer(current.value);
+    }
+    // The version first: the customer read after it is as new as that version or newer, never older.
+    const [version, hash] = (await replies(this.redis.pipeline().hget(this.keys.customerKey(customerId, 'counts'), 'ver').hgetall(key))) as [string | null, Record<string, string>];
     if (!hash.name) throw new DirectoryError('CUSTOMER_NOT_FOUND', { customer: customerId });
-    return { id: customerId, name: hash.name, domains: hash.domains.split(',').filter(Boolean) };
+    const customer = customerOf(customerId, hash);
+    // A customer without a version yet (none has been provisioned since versions exist) is not kept.
+    if (version && version !== '0' && this.customers.get(customerId) === kept) this.customers.set(customerId, version, customer);
+    return copyCustomer(customer);
   }
 
   /** Subscriptions and counts from one read of the counters (the Users and licenses card needs both). */
@@ -505,12 +531,16 @@ export class RedisDirectory implements DirectoryBackend {
    */
   private countersMoved(customerId: string, moved: string): void {
     const cached = this.subscriptions.get(customerId);
-    if (!cached || !moved) return;
+    const customer = this.customers.get(customerId);
+    if ((!cached && !customer) || !moved) return;
     const parts = moved.split('\x1f');
     const values = new Map<string, number>();
     for (let i = 0; i + 1 < parts.length; i += 2) values.set(parts[i], Number(parts[i + 1]));
     const version = values.get('ver');
-    if (version === undefined || String(version - 1) !== cached.version) return;
+    if (version === undefined) return;
+    // A change other than provisioning leaves the customer's name and domains as they were.
+    if (customer && String(version - 1) === customer.version) this.customers.set(customerId, String(version), customer.value);
+    if (!cached || String(version - 1) !== cached.version) return;
     const subscriptions = cached.value.subscriptions.map((s) => {
       const assigned = values.get(`lic:${s.skuId}`);
       return assigned === undefined ? s : { ...s, assignedSeats: assigned, availableSeats: s.totalSeats - assigned };

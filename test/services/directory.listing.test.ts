@@ -352,6 +352,41 @@ describe('a page already read is served again only while the customer is unchang
     }
   });
 
+  (onCluster() ? it.skip : it)('the customer read beside its page (the users card from a button) comes from the same script call until a provisioning changes it', async () => {
+    const card = () => Promise.all([t.directory.listUsers(CID), t.directory.getSubscriptionsAndCounts(CID), t.directory.getCustomer(CID)]);
+    const first = await card();
+    const customerKey = t.keys.customerKey(CID, 'customer');
+    const log = await commandLog(t);
+    try {
+      const again = await log.measure(card);
+      expect(again.client.map((c) => c.name)).toEqual(['evalsha']);
+      expect(again.result[2]).toEqual(first[2]);
+      expect(again.result[2]).not.toBe(first[2]);
+      // This instance's change leaves the customer as it was: still not read again.
+      const bob = again.result[0].users.find((u) => u.username === 'bob') as CustomerUser;
+      await t.directory.changeLicenses(CID, [{ userId: bob.id }], { add: ['O365_E3'] }, { actor: t.actor });
+      const afterOwn = await log.measure(card);
+      expect(afterOwn.result[0].users.find((u) => u.id === bob.id)?.licenses).toEqual(['O365_E3']);
+      expect(afterOwn.client.filter((c) => c.args[0] === customerKey)).toEqual([]);
+      // Another instance renames the customer: the next card shows the new name.
+      const { subscriptions } = await other.getSubscriptionsAndCounts(CID);
+      const def = { id: CID, domains: first[2].domains, subscriptions: subscriptions.map((s) => ({ skuId: s.skuId, name: s.name, seats: s.totalSeats })) };
+      await other.upsertCustomer({ ...def, name: 'Contoso Renamed' }, t.actor);
+      const renamed = await log.measure(card);
+      expect(renamed.result[2].name).toBe('Contoso Renamed');
+      expect(renamed.client.filter((c) => c.args[0] === customerKey).map((c) => c.name)).toContain('hgetall');
+      // Asked for alone (a change's card, an import), the customer is read as it always was: one command.
+      const alone = await log.measure(() => t.directory.getCustomer(CID));
+      expect(alone.result.name).toBe('Contoso Renamed');
+      expect(alone.client.map((c) => c.name)).toEqual(['hgetall']);
+      await other.upsertCustomer({ ...def, name: first[2].name }, t.actor);
+      expect((await card())[2]).toEqual(first[2]);
+      await t.directory.changeLicenses(CID, [{ userId: bob.id }], { remove: ['O365_E3'] }, { actor: t.actor });
+    } finally {
+      log.stop();
+    }
+  });
+
   // The subscriptions this instance keeps follow its own changes from the counters the change script returns.
   (onCluster() ? it.skip : it)('after this instance\'s change the seat counts are exact without reading the counters again; after another\'s, or a provisioning, they are read', async () => {
     const users = (await t.directory.listUsers(CID)).users;
