@@ -11,7 +11,7 @@ import {
   licenseResultsCard,
   licensesCard,
   manageLicensesCard,
-  usersCard,
+  keptUsersCard,
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
 import { helpCard } from '../../cards/help';
@@ -53,7 +53,7 @@ function readUsersView(ctx: HandlerContext, customerId: string, cmd: Partial<Com
 async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string, data?: UsersViewData): Promise<AdaptiveCard> {
   const filter = cmd.filter ?? { kind: 'all' };
   const [page, { subscriptions, counts }, approvals] = data ?? (await readUsersView(ctx, customer.id, cmd));
-  return usersCard(ctx.t, {
+  return keptUsersCard(ctx.t, ctx.locale, {
     customer,
     subscriptions,
     page,

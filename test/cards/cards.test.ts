@@ -18,6 +18,7 @@ import {
   deletedUsersCard,
   licenseResultsCard,
   licensesCard,
+  keptUsersCard,
   manageLicensesCard,
   usersCard,
 } from '../../cards/directoryCards';
@@ -481,5 +482,50 @@ describe('Open in tab', () => {
     expect(JSON.stringify(usersCard(t, view))).toContain('Manage licenses for all 600 users in this view');
     // Up to 500, the card's own button, with or without the tab.
     expect(JSON.stringify(usersCard(t, { ...view, page: { ...many, total: 500, pageCount: 25 }, tabAppId: TAB_APP_ID }))).toContain('Manage licenses for all 500 users in this view');
+  });
+});
+
+describe('a users card drawn again for the same view', () => {
+  const base = { ...contoso, page: pageOf(contoso.users, 1), filter: { kind: 'all' as const }, deletedCount: 3, permissions: FULL_PERMISSIONS, tabAppId: TAB_APP_ID };
+
+  test('the same model in the same language is the card built the first time (frozen: callers share it)', () => {
+    const first = keptUsersCard(t, 'en-US', base);
+    expect(first).toEqual(usersCard(t, base));
+    const sameView = { ...base, customer: { ...base.customer }, page: { ...base.page, users: base.page.users.map((u) => ({ ...u, licenses: [...u.licenses] })) } };
+    expect(keptUsersCard(t, 'en-US', sameView)).toBe(first);
+    expect(Object.isFrozen(first.body[0])).toBe(true);
+    expect(() => (first.body as unknown[]).push({})).toThrow();
+  });
+
+  test('any value the card shows, changed, is a card built for it', () => {
+    const [u0, ...rest] = base.page.users;
+    const withUser = (u: CustomerUser) => ({ ...base, page: { ...base.page, users: [u, ...rest] } });
+    const other = contoso.subscriptions.find((s) => !u0.licenses.includes(s.skuId)) as Subscription;
+    const variants: Array<[string, Parameters<typeof usersCard>[1]]> = [
+      ['customer name', { ...base, customer: { ...base.customer, name: 'Contoso Renamed' } }],
+      ['a subscription name', { ...base, subscriptions: base.subscriptions.map((s, i) => (i === 0 ? { ...s, name: `${s.name} (new)` } : s)) }],
+      ['page number', { ...base, page: pageOf(contoso.users, 2) }],
+      ['total', { ...base, page: { ...base.page, total: base.page.total + 1 } }],
+      ['a user version', withUser({ ...u0, version: u0.version + 1 })],
+      ['a display name', withUser({ ...u0, displayName: 'Someone Else' })],
+      ['a UPN', withUser({ ...u0, userPrincipalName: `x.${u0.userPrincipalName}` })],
+      ['a license', withUser({ ...u0, licenses: [...u0.licenses, other.skuId].sort() })],
+      ['filter', { ...base, filter: { kind: 'license', skuId: other.skuId } }],
+      ['role', { ...base, role: 'user-admin' }],
+      ['search', { ...base, search: 'smith' }],
+      ['deleted count', { ...base, deletedCount: 4 }],
+      ['permissions', { ...base, permissions: { manageUsers: false, resetPassword: true, restore: true } }],
+      ['notice', { ...base, notice: '2 users deleted.' }],
+      ['no tab', { ...base, tabAppId: undefined }],
+      ['offboard', { ...base, offboard: true }],
+    ];
+    const kept = keptUsersCard(t, 'en-US', base);
+    for (const [what, model] of variants) {
+      const card = keptUsersCard(t, 'en-US', model);
+      expect([what, card]).toEqual([what, usersCard(t, model)]);
+      expect([what, card === kept]).toEqual([what, false]);
+    }
+    const ko = translator('ko-KR');
+    expect(keptUsersCard(ko.t, ko.locale, base)).toEqual(usersCard(ko.t, base));
   });
 });

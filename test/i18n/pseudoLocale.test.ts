@@ -15,6 +15,7 @@ import {
   licenseResultsCard,
   licensesCard,
   manageLicensesCard,
+  keptUsersCard,
   usersCard,
 } from '../../cards/directoryCards';
 import type { AdaptiveCard } from '../../cards/elements';
@@ -30,7 +31,7 @@ import { DirectoryError, DirectoryErrorCode } from '../../services/errors';
 import type { AuditEntry, Customer, CustomerUser, RestoreOutcome, Subscription, UserRole } from '../../services/types';
 import { pseudoDate, pseudoTranslator, untranslated, untranslatedStrings, visibleStrings } from './pseudo';
 
-const { t } = pseudoTranslator();
+const { t, locale } = pseudoTranslator();
 const NOW = Date.UTC(2025, 2, 14, 15, 30, 0);
 const DAY = 86_400_000;
 const ALL = { manageUsers: true, resetPassword: true, restore: true };
@@ -271,6 +272,7 @@ const cases: Array<[string, () => AdaptiveCard, string[]?]> = [
     })],
   ['users (first page, unlicensed among them)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL })],
   ['users (with the Offboard button)', () => usersCard(t, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL, offboard: true })],
+  ['users (the kept card the bot answers with)', () => keptUsersCard(t, locale, { customer, subscriptions, page: page(users, 1, 20), filter: { kind: 'all' }, deletedCount: 4, permissions: ALL, offboard: true })],
   ['users (none, helpdesk)', () =>
     usersCard(t, { customer: other, subscriptions: [], page: page([], 1), filter: { kind: 'unlicensed' }, deletedCount: 0, permissions: { manageUsers: false, resetPassword: true, restore: true } })],
   ['licenses', () => licensesCard(t, { customer, subscriptions })],
@@ -355,7 +357,7 @@ describe('every card, drawn in a pseudo-locale, shows only catalog text and data
   });
 
   test('every card builder in cards/ is drawn above', () => {
-    const builders = [helpCard, whoAmICard, customersCard, usersCard, licensesCard, addUserCard, credentialsCard, manageLicensesCard, licenseResultsCard, confirmResetCard, confirmDeleteCard, deletedUsersCard, auditCard, errorCard, choiceCard, messageCard];
+    const builders = [helpCard, whoAmICard, customersCard, usersCard, keptUsersCard, licensesCard, addUserCard, credentialsCard, manageLicensesCard, licenseResultsCard, confirmResetCard, confirmDeleteCard, deletedUsersCard, auditCard, errorCard, choiceCard, messageCard];
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const exported = [require('../../cards/common'), require('../../cards/directoryCards'), require('../../cards/help')]
       .flatMap((m) => Object.entries(m as Record<string, unknown>))
