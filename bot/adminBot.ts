@@ -294,6 +294,7 @@ export class AdminBot extends TeamsActivityHandler {
         await this.deps.conversations.remember(callerId, TurnContext.getConversationReference(activity)).catch(() => undefined);
       }
       const handler = handlerFor(command.name);
+      let cardLocation: HandlerContext['cardLocation'] | undefined;
       if (!handler) return errorCard(t, { message: t('error.unknownCommand', { word: command.name }), hint: t('error.tryHelp') });
       const ctx: HandlerContext = {
         directory: this.deps.directory,
@@ -313,8 +314,10 @@ export class AdminBot extends TeamsActivityHandler {
         dialog,
         file: activity.type === 'message' ? attachedFile(activity.attachments) : undefined,
         downloadFile: (file) => download(file.url, { maxBytes: MAX_FILE_BYTES, timeoutMs: this.deps.downloadTimeoutMs ?? 20_000 }),
-        // For an invoke, the card that was clicked is the message it replies to.
-        cardLocation: { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId, userId: textOf(activity.from?.id) || undefined },
+        // For an invoke, the card that was clicked is the message it replies to. Built when a handler asks (a few do).
+        get cardLocation() {
+          return (cardLocation ??= { conversation: JSON.stringify(TurnContext.getConversationReference(activity)), activityId: activity.replyToId, userId: textOf(activity.from?.id) || undefined });
+        },
         publicBaseUrl: this.deps.publicBaseUrl,
         appId: this.deps.appId || undefined,
         privateChannel: this.deps.privateChannelFor?.(context) ?? new ProactivePrivateChannel(this.deps.adapter, this.deps.appId, this.deps.conversations, context),
