@@ -123,6 +123,9 @@ export interface LicenseChangeResult {
   added: string[];
   removed: string[];
   version: number;
+  /** The user's names as the change saw them (for its card); absent from results recorded by an earlier version. */
+  displayName?: string;
+  userPrincipalName?: string;
 }
 
 export interface RestoreRequest extends UserRef {

@@ -254,9 +254,14 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         change,
         { actor: ctx.caller, operationId: cmd.operationId },
       );
-      const [read, subscriptions] = await Promise.all([ctx.directory.readUsers(customer.id, userIds), ctx.directory.getSubscriptions(customer.id)]);
+      // The change answers with the users' names (not a replay's first result: those are read).
+      const unnamed = results.filter((r) => r.userPrincipalName === undefined).map((r) => r.userId);
+      const [read, subscriptions] = await Promise.all([ctx.directory.readUsers(customer.id, unnamed), ctx.directory.getSubscriptions(customer.id)]);
       const users = new Map(read.filter((u) => u !== null).map((u) => [u.id, u]));
-      const named = results.map((r) => ({ ...r, user: users.get(r.userId) ?? { displayName: r.userId, userPrincipalName: '' } }));
+      const named = results.map((r) => ({
+        ...r,
+        user: r.userPrincipalName !== undefined ? { displayName: r.displayName ?? '', userPrincipalName: r.userPrincipalName } : (users.get(r.userId) ?? { displayName: r.userId, userPrincipalName: '' }),
+      }));
       return licenseResultsCard(ctx.t, {
         customer,
         subscriptions,

@@ -355,13 +355,16 @@ export class RedisDirectory implements DirectoryBackend {
       refs.map((r) => this.keys.user(customerId, r.userId)),
     );
     const results: LicenseChangeResult[] = [];
-    for (let i = 2; i < reply.length; i += 5) {
+    // Seven values per user, the last two its names; a record written before holds five (reply[1] is the count).
+    const stride = Number(reply[1]) ? (reply.length - 2) / Number(reply[1]) : 5;
+    for (let i = 2; i < reply.length; i += stride) {
       results.push({
         userId: String(reply[i]),
         changed: String(reply[i + 1]) === '1',
         added: csv(reply[i + 2]),
         removed: csv(reply[i + 3]),
         version: Number(reply[i + 4]),
+        ...(stride === 7 ? { displayName: String(reply[i + 5]), userPrincipalName: String(reply[i + 6]) } : {}),
       });
     }
     return results;

@@ -354,6 +354,9 @@ local function run()
     res[#res + 1] = table.concat(p.added, ',')
     res[#res + 1] = table.concat(p.removed, ',')
     res[#res + 1] = u.version
+    -- The names, for the change's card (records written before hold five values per user; res[2] is the count).
+    res[#res + 1] = u.displayName or ''
+    res[#res + 1] = u.upn or ''
   end
   return res, '+' .. ARGV[7] .. ' -' .. ARGV[8] .. ' users=' .. #plans .. ' changed=' .. changedCount
 end

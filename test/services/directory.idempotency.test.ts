@@ -56,7 +56,7 @@ describe('the same operation id again returns the first result and changes nothi
   it('changeLicenses (assign), even after the state moved on', async () => {
     const alice = c.user('alice');
     const first = await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign'));
-    expect(first).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2 }]);
+    expect(first).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2, displayName: 'Alice', userPrincipalName: 'alice@contoso.onmicrosoft.com' }]);
     await t.directory.changeLicenses(CID, [{ userId: alice.id }], { remove: ['SPE_E5'] }, op('op-unassign'));
     const before = await snapshot();
     const again = await t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign'));
@@ -132,7 +132,7 @@ describe('sent 10 times at once, an operation applies once', () => {
   it('changeLicenses: one seat, one version step, identical results', async () => {
     const alice = c.user('alice');
     const results = await tenTimes(() => t.directory.changeLicenses(CID, [{ userId: alice.id }], { add: ['SPE_E5'] }, op('op-assign-10')));
-    for (const r of results) expect(r).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2 }]);
+    for (const r of results) expect(r).toEqual([{ userId: alice.id, changed: true, added: ['SPE_E5'], removed: [], version: 2, displayName: 'Alice', userPrincipalName: 'alice@contoso.onmicrosoft.com' }]);
     expect((await t.directory.getUser(CID, alice.id)).version).toBe(2);
     expect((await t.directory.getSubscriptions(CID)).find((s) => s.skuId === 'SPE_E5')?.assignedSeats).toBe(2);
     expect((await t.directory.audit(CID, 1, 2)).entries.map((e) => e.action)).toEqual(['change-licenses', 'create-user']);
@@ -171,8 +171,8 @@ describe('operation results are kept for at least 48 hours (48–96 h)', () => {
   it('still replays after the fake clock moved 24 h, and the record’s bucket lives 48–96 h', async () => {
     const first = await assign('op-kept');
     const { current } = t.keys.operationRecords(CID, 'op-kept', t.clock.now());
-    // The result as the script returned it: OK, one user, its id, changed, added, removed, version.
-    expect(await t.redis.hget(current, 'op-kept')).toBe(['OK', '1', c.user('alice').id, '1', 'SPE_E5', '', '2'].join('\x1f'));
+    // The result as the script returned it: OK, one user, its id, changed, added, removed, version, display name, UPN.
+    expect(await t.redis.hget(current, 'op-kept')).toBe(['OK', '1', c.user('alice').id, '1', 'SPE_E5', '', '2', 'Alice', 'alice@contoso.onmicrosoft.com'].join('\x1f'));
     const ttl = await t.redis.pttl(current);
     expect(ttl).toBeGreaterThan(48 * HOUR - 60_000);
     expect(ttl).toBeLessThanOrEqual(96 * HOUR);
@@ -237,6 +237,17 @@ describe('operation results are kept for at least 48 hours (48–96 h)', () => {
     expect(await snapshot()).toEqual(before);
     // A replay writes nothing: the record stays where it was.
     expect(await t.redis.hexists(t.keys.operationRecords(CID, 'op-legacy', t.clock.now()).current, 'op-legacy')).toBe(0);
+  });
+
+  it('a license change recorded before the names were (five values per user) replays as it was recorded', async () => {
+    const first = await assign('op-five');
+    expect(first.map((r) => [r.displayName, r.userPrincipalName])).toEqual([['Alice', 'alice@contoso.onmicrosoft.com']]);
+    const { current } = t.keys.operationRecords(CID, 'op-five', t.clock.now());
+    const stored = String(await t.redis.hget(current, 'op-five')).split('\x1f');
+    await t.redis.hset(current, 'op-five', stored.slice(0, 7).join('\x1f'));
+    const before = await snapshot();
+    expect(await assign('op-five')).toEqual(first.map(({ displayName: _n, userPrincipalName: _u, ...r }) => r));
+    expect(await snapshot()).toEqual(before);
   });
 
   it('every bucket of records has an expiry, none a key per record', async () => {

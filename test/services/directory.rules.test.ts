@@ -674,7 +674,7 @@ describe('optimistic concurrency: an old expectedVersion is STALE and changes no
     const carol = c.user('carol');
     expect(carol.version).toBe(1);
     const [r] = await t.directory.changeLicenses(CID, [{ userId: carol.id, expectedVersion: 1 }], { add: ['O365_E3'] }, opts());
-    expect(r).toEqual({ userId: carol.id, changed: true, added: ['O365_E3'], removed: [], version: 2 });
+    expect(r).toEqual({ userId: carol.id, changed: true, added: ['O365_E3'], removed: [], version: 2, displayName: carol.displayName, userPrincipalName: carol.userPrincipalName });
     expect((await t.directory.resetPassword(CID, { userId: carol.id, expectedVersion: 2 }, opts())).user.version).toBe(3);
     expect((await t.directory.deleteUsers(CID, [{ userId: carol.id, expectedVersion: 3 }], opts()))[0].version).toBe(4);
     await t.directory.restoreUsers(CID, [{ userId: carol.id, expectedVersion: 4 }], opts());

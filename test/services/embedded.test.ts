@@ -78,7 +78,7 @@ it('provision, create with licenses, list, assign, delete, restore, purge', asyn
 
   // Assign: the last E3 seat, then none left.
   const [assigned] = await t.directory.changeLicenses(CID, [{ userId: carol.user.id, expectedVersion: 1 }], { add: ['O365_E3'] }, { actor });
-  expect(assigned).toEqual({ userId: carol.user.id, changed: true, added: ['O365_E3'], removed: [], version: 2 });
+  expect(assigned).toEqual({ userId: carol.user.id, changed: true, added: ['O365_E3'], removed: [], version: 2, displayName: 'Carol', userPrincipalName: 'carol@contoso.onmicrosoft.com' });
   const stale = await directoryErrorOf(t.directory.changeLicenses(CID, [{ userId: carol.user.id, expectedVersion: 1 }], { remove: ['O365_E3'] }, { actor }));
   expect(stale.code).toBe('STALE');
   expect((await t.directory.getSubscriptions(CID)).map((s) => [s.skuId, s.assignedSeats, s.availableSeats])).toEqual([

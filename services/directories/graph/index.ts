@@ -373,6 +373,8 @@ export class GraphDirectory implements DirectoryBackend {
           added: p.added.map((s) => s.skuId),
           removed: p.removed.map((s) => s.skuId),
           version: versionOf.get(p.user.id) ?? p.user.version,
+          displayName: p.user.displayName,
+          userPrincipalName: p.user.userPrincipalName,
         }));
       });
       if (!replayed) await this.record(tenant, options.actor, 'change-licenses', target, 'ok', `+${change.add.join(',')} -${change.remove.join(',')} users=${refs.length} changed=${result.filter((r) => r.changed).length}`);
