@@ -237,16 +237,21 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
   },
 
   async saveLicenses(cmd, ctx) {
-    const customer = await resolveCustomer(ctx, cmd.customer);
     const save = licenseSaveOf(cmd);
+    const approvalOf = (userIds: string[]): ApprovalChange => ({ kind: 'changeLicenses', userIds, ...save });
+    // The card names the customer by id: whether four eyes hold the save back is asked beside the customer's read.
+    const heldEarly = !ctx.text && !cmd.selectionId ? ctx.approvals.requiresApproval(cmd.customer, approvalOf(cmd.userIds)) : undefined;
+    heldEarly?.catch(() => undefined); // the customer's own error, if any, is the one that counts
+    const customer = await resolveCustomer(ctx, cmd.customer);
     // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
     const change = save.replace ? { replace: save.replace } : { add: save.add, remove: save.remove };
     const versions = cmd.selectionId ? await ctx.directory.readSelection(customer.id, cmd.selectionId) : cmd.versions;
     if (!versions) throw new CardReply(errorCard(ctx.t, { message: ctx.t('error.selectionExpired') }));
     const userIds = cmd.selectionId ? Object.keys(versions) : cmd.userIds;
     // Four eyes: a save that removes a license becomes a request (the users as drawn must still be as they were).
-    const approval: ApprovalChange = { kind: 'changeLicenses', userIds, ...save };
-    if (await ctx.approvals.requiresApproval(customer.id, approval)) return requestCard(ctx, customer, approval, await selectedUsers(ctx, customer, userIds, versions));
+    const approval = approvalOf(userIds);
+    const held = heldEarly && customer.id === cmd.customer ? await heldEarly : await ctx.approvals.requiresApproval(customer.id, approval);
+    if (held) return requestCard(ctx, customer, approval, await selectedUsers(ctx, customer, userIds, versions));
     try {
       const results = await ctx.directory.changeLicenses(
         customer.id,
