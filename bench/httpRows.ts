@@ -18,6 +18,8 @@ export interface HttpContext {
   admin: Redis;
   bot: Child;
   floor?: Child;
+  /** The floor with one Redis round trip per invoke (row 1's second reference). */
+  floorRedis?: Child;
   connector: BenchConnector;
   client: BotClient;
   figures: Figure[];
@@ -102,7 +104,7 @@ function mustBeClean(name: string, r: LoadResult): void {
 
 /** Warms both servers up (JIT, connections, Redis scripts) before anything is measured. */
 export async function warmUp(ctx: HttpContext, writeUsers: CustomerUser[]): Promise<void> {
-  for (const server of [ctx.bot, ctx.floor]) {
+  for (const server of [ctx.bot, ctx.floor, ctx.floorRedis]) {
     if (!server) continue;
     const target = targetOf(server.url);
     await closedLoop({ target, concurrency: 10, durationMs: 1200, next: () => ({ body: invokeBody(ctx.client, READ.verb, READ.data), accept: () => true }) });
@@ -153,7 +155,15 @@ export async function invokeRows(ctx: HttpContext, writeUsers: CustomerUser[]): 
         return closedLoop({ target: floorTarget, concurrency, durationMs: ctx.durationMs, next: (i) => w.next(i) });
       });
       mustBeClean(`floor ${label}`, floor);
-      results[label] = { bot: describe(bot), floor: describe(floor) };
+      // The same empty handler after one no-op Redis round trip: what checking the data against Redis once costs.
+      const withRedis = ctx.floorRedis
+        ? await measured(ctx, ctx.floorRedis, () => {
+            const next = kind === 'read' ? () => ({ body: invokeBody(ctx.client, READ.verb, READ.data), accept: isUsersCard }) : writer(ctx.client, writeUsers.slice(0, concurrency)).next;
+            return closedLoop({ target: targetOf(ctx.floorRedis!.url), concurrency, durationMs: ctx.durationMs, next });
+          })
+        : undefined;
+      if (withRedis) mustBeClean(`floor with Redis ${label}`, withRedis);
+      results[label] = { bot: describe(bot), floor: describe(floor), ...(withRedis ? { floorWithOneRedisRoundTrip: describe(withRedis) } : {}) };
       ctx.log(
         `  ${label}: bot ${bot.requestsPerSecond.toFixed(0)} req/s p99 ${bot.latency.p99.toFixed(2)} ms ${bot.cpuMsPerRequest.toFixed(2)} CPU ms/req; ` +
           `floor ${floor.requestsPerSecond.toFixed(0)} req/s p99 ${floor.latency.p99.toFixed(2)} ms ${floor.cpuMsPerRequest.toFixed(2)} CPU ms/req; ${bot.redisCommandsPerRequest.toFixed(1)} Redis commands/request`,
@@ -165,6 +175,11 @@ export async function invokeRows(ctx: HttpContext, writeUsers: CustomerUser[]): 
         figure({ row: '1', what: `${what}: p95`, value: bot.latency.p95, floor: floor.latency.p95, unit: 'ms' }),
         figure({ row: '1', what: `${what}: p99`, value: bot.latency.p99, floor: floor.latency.p99, unit: 'ms', target: atMostFloor(2) }),
       );
+      if (withRedis) {
+        ctx.figures.push(
+          figure({ row: '1', what: `${what}: the floor with one no-op Redis round trip per request (no target: the most a design that checks Redis once reaches)`, value: withRedis.requestsPerSecond, floor: floor.requestsPerSecond, unit: 'req/s' }),
+        );
+      }
       if (concurrency === 10) {
         const short = kind === 'read' ? 'invoke read' : 'invoke write';
         ctx.figures.push(

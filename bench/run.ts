@@ -184,9 +184,12 @@ async function main(): Promise<void> {
     writeFileSync(cardsFile, JSON.stringify(recorded.cards));
     const floor = await startNodeServer('floor bot', 'bench/floorBot.ts', { FLOOR_CARDS: cardsFile }, join(runDir, `pab-bench-floor-${process.pid}.log`));
     children.push(floor);
-    log(`bot ${bot.url} and floor bot ${floor.url} ready; card sizes ${JSON.stringify(recorded.sizes)}`);
+    // Row 1's second reference: the same floor, with one Redis round trip per invoke.
+    const floorRedis = await startNodeServer('floor bot with Redis', 'bench/floorBot.ts', { FLOOR_CARDS: cardsFile, FLOOR_REDIS_URL: redisServer.url }, join(runDir, `pab-bench-floor-redis-${process.pid}.log`));
+    children.push(floorRedis);
+    log(`bot ${bot.url} and floor bots ${floor.url}, ${floorRedis.url} ready; card sizes ${JSON.stringify(recorded.sizes)}`);
 
-    const http: HttpContext = { admin, bot, floor, connector, client, figures, details, durationMs: SIZES.durationMs, log };
+    const http: HttpContext = { admin, bot, floor, floorRedis, connector, client, figures, details, durationMs: SIZES.durationMs, log };
     await warmUp(http, writeUsers);
     log('row 1: invoke latency and throughput');
     await invokeRows(http, writeUsers);
