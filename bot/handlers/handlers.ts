@@ -259,7 +259,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
         change,
         { actor: ctx.caller, operationId: cmd.operationId },
       );
-      // The change answers with the users' names (not a replay's first result: those are read).
+      // The change answers with the users' names (results recorded by an earlier version have none: those are read).
       const unnamed = results.filter((r) => r.userPrincipalName === undefined).map((r) => r.userId);
       const [read, subscriptions] = await Promise.all([ctx.directory.readUsers(customer.id, unnamed), ctx.directory.getSubscriptions(customer.id)]);
       const users = new Map(read.filter((u) => u !== null).map((u) => [u.id, u]));
