@@ -53,6 +53,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
  */
 const PROFILE = process.env.BENCH_PROFILE as 'read' | 'write' | 'list' | undefined;
 const PROFILE_CALLERS = Math.max(1, Number(process.env.BENCH_PROFILE_CALLERS) || 10);
+/** BENCH_PROFILE_SERVER=floor|floorRedis: profile that floor under the same load instead of the bot (to compare). */
+const PROFILE_SERVER = process.env.BENCH_PROFILE_SERVER === 'floor' || process.env.BENCH_PROFILE_SERVER === 'floorRedis' ? process.env.BENCH_PROFILE_SERVER : 'bot';
 const SIZES = {
   durationMs: QUICK ? 800 : 2000,
   listUsers: QUICK ? 5_000 : 50_000,
@@ -171,10 +173,10 @@ async function main(): Promise<void> {
         TAB_SSO_AUDIENCE: TAB_AUDIENCE,
       },
       join(runDir, `pab-bench-bot-${process.pid}.log`),
-      PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      PROFILE && PROFILE_SERVER === 'bot' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
     children.push(bot);
-    if (PROFILE) {
+    if (PROFILE && PROFILE_SERVER === 'bot') {
       await profileBot({ admin, bot, connector, client, figures, details, durationMs: 6000, log }, writeUsers, profileDir);
       return;
     }
@@ -182,6 +184,13 @@ async function main(): Promise<void> {
     details.cardBytes = recorded.sizes;
     const cardsFile = join(runDir, `pab-bench-floor-cards-${process.pid}.json`);
     writeFileSync(cardsFile, JSON.stringify(recorded.cards));
+    if (PROFILE) {
+      const env = { FLOOR_CARDS: cardsFile, ...(PROFILE_SERVER === 'floorRedis' ? { FLOOR_REDIS_URL: redisServer.url } : {}) };
+      const profiled = await startNodeServer(PROFILE_SERVER, 'bench/floorBot.ts', env, join(runDir, `pab-bench-${PROFILE_SERVER}-${process.pid}.log`), ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+      children.push(profiled);
+      await profileBot({ admin, bot: profiled, connector, client, figures, details, durationMs: 6000, log }, writeUsers, profileDir);
+      return;
+    }
     const floor = await startNodeServer('floor bot', 'bench/floorBot.ts', { FLOOR_CARDS: cardsFile }, join(runDir, `pab-bench-floor-${process.pid}.log`));
     children.push(floor);
     // Row 1's second reference: the same floor, with one Redis round trip per invoke.
