@@ -5,7 +5,7 @@ import { z } from 'zod';
  * as recipient, the conversation). The body is JSON from outside: an object or a number where text belongs is refused
  * with a 400 before a turn starts, instead of failing half-way through one (String() throws on some objects, and the
  * connector client cannot serialise a reply addressed to them). Everything else is left to the Bot Framework adapter:
- * other fields are not looked at (z.object skips them rather than copying them into a result only the verdict of is used).
+ * other fields are not looked at (z.object leaves them out of its result, which serves only for the verdict).
  */
 const text = z.string().max(100_000).optional();
 const account = z.object({ id: text, name: text, aadObjectId: text, role: text }).optional();
