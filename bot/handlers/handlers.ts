@@ -50,6 +50,18 @@ function readUsersView(ctx: HandlerContext, customerId: string, cmd: Partial<Com
   ]);
 }
 
+/**
+ * A read for the customer a card's button names by id, started before that customer is resolved (beside its lookup,
+ * not after it); the answer counts only if that customer is the one resolved. Its error, if any, gives way to the
+ * customer's own. Typed commands name customers by name: nothing is started for them.
+ */
+function readAhead<T>(ctx: HandlerContext, reference: string, read: () => Promise<T>): (customer: Customer) => Promise<T> | undefined {
+  if (ctx.text) return () => undefined;
+  const started = read();
+  started.catch(() => undefined);
+  return (customer) => (customer.id === reference ? started : undefined);
+}
+
 async function usersView(ctx: HandlerContext, customer: Customer, cmd: Partial<CommandOf<'users'>> = {}, notice?: string, data?: UsersViewData): Promise<AdaptiveCard> {
   const filter = cmd.filter ?? { kind: 'all' };
   const [page, { subscriptions, counts }, approvals] = data ?? (await readUsersView(ctx, customer.id, cmd));
@@ -137,18 +149,12 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
   },
 
   async users(cmd, ctx) {
-    if (!ctx.text) {
-      // A card's button names the customer by id: its page is read beside the customer rather than after it (the
-      // Redis directory then checks the customer it keeps against the page's version: one round trip instead of two).
-      const roleBefore = ctx.caller.role;
-      const beside = readUsersView(ctx, cmd.customer, cmd);
-      beside.catch(() => undefined); // the customer's own error, if any, is the one that counts
-      const customer = await resolveCustomer(ctx, cmd.customer);
-      // Read for the role as it was before the directory's gate; the gate may only lower it.
-      if (customer.id === cmd.customer && ctx.caller.role === roleBefore) return usersView(ctx, customer, cmd, undefined, await beside);
-      return usersView(ctx, customer, cmd);
-    }
-    return usersView(ctx, await resolveCustomer(ctx, cmd.customer), cmd);
+    // The Redis directory then checks the customer it keeps against the page's version: one round trip, not two.
+    const roleBefore = ctx.caller.role;
+    const page = readAhead(ctx, cmd.customer, () => readUsersView(ctx, cmd.customer, cmd));
+    const customer = await resolveCustomer(ctx, cmd.customer);
+    // Read for the role as it was before the directory's gate (which may only lower it): used while it still is.
+    return usersView(ctx, customer, cmd, undefined, ctx.caller.role === roleBefore ? await page(customer) : undefined);
   },
 
   async licenses(cmd, ctx) {
@@ -239,9 +245,8 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
   async saveLicenses(cmd, ctx) {
     const save = licenseSaveOf(cmd);
     const approvalOf = (userIds: string[]): ApprovalChange => ({ kind: 'changeLicenses', userIds, ...save });
-    // The card names the customer by id: whether four eyes hold the save back is asked beside the customer's read.
-    const heldEarly = !ctx.text && !cmd.selectionId ? ctx.approvals.requiresApproval(cmd.customer, approvalOf(cmd.userIds)) : undefined;
-    heldEarly?.catch(() => undefined); // the customer's own error, if any, is the one that counts
+    // Whether four eyes hold the save back: asked beside the customer's read (a saved selection's users come later).
+    const heldAhead = cmd.selectionId ? () => undefined : readAhead(ctx, cmd.customer, () => ctx.approvals.requiresApproval(cmd.customer, approvalOf(cmd.userIds)));
     const customer = await resolveCustomer(ctx, cmd.customer);
     // Replace, when chosen, is the whole change: the per-license choices are left as they were drawn.
     const change = save.replace ? { replace: save.replace } : { add: save.add, remove: save.remove };
@@ -250,7 +255,7 @@ const handlers: { [N in CommandName]?: Handler<N> } = {
     const userIds = cmd.selectionId ? Object.keys(versions) : cmd.userIds;
     // Four eyes: a save that removes a license becomes a request (the users as drawn must still be as they were).
     const approval = approvalOf(userIds);
-    const held = heldEarly && customer.id === cmd.customer ? await heldEarly : await ctx.approvals.requiresApproval(customer.id, approval);
+    const held = await (heldAhead(customer) ?? ctx.approvals.requiresApproval(customer.id, approval));
     if (held) return requestCard(ctx, customer, approval, await selectedUsers(ctx, customer, userIds, versions));
     try {
       const results = await ctx.directory.changeLicenses(
